@@ -106,6 +106,11 @@ public sealed unsafe partial class Hart : IInterruptTarget
         SetRegister(10, a0);
         SetRegister(11, a1);
         _satp = 0;
+        if (mode == PrivilegeMode.Supervisor)
+        {
+            _mstatus &= ~MstatusBits.SIE;
+        }
+
         State = HartState.Running;
         FlushTlbAll(includeIdentity: false);
         UpdateMmuContext();

@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Backup.Cli.Terminal;
+using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Timing;
+
+namespace Backup.Cli.Commands;
+
+/// <summary>`backup vm ...`: run virtual machines on the embedded hypervisor.</summary>
+public static class VmCommands
+{
+    public static Command Create() => new("vm", "Run and manage virtual machines") { CreateRun() };
+
+    private static Command CreateRun()
+    {
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image to boot (S-mode, host SBI, generated device tree)" };
+        var elf = new Option<FileInfo?>("--elf") { Description = "bare-metal RISC-V ELF to run in M-mode; exits with its HTIF status" };
+        var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
+        var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
+        var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
+        var clock = new Option<ClockMode>("--clock") { Description = "RealTime (default) or Deterministic (guest time from instructions)", DefaultValueFactory = _ => ClockMode.RealTime };
+        var limit = new Option<ulong>("--max-instructions") { Description = "stop after this many instructions (0 = no limit)" };
+        var signature = new Option<FileInfo?>("--signature") { Description = "bare-metal: write memory between begin_signature and end_signature here (hex words)" };
+        var stats = new Option<bool>("--stats") { Description = "print instructions, time and MIPS to stderr at exit" };
+
+        var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
+        {
+            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats,
+        };
+        run.SetAction(parse =>
+        {
+            if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong memoryBytes))
+            {
+                Console.Error.WriteLine($"backup: --memory '{parse.GetValue(memory)}' is not a size (examples: 256M, 2G)");
+                return 2;
+            }
+
+            return RunVm(
+                parse.GetValue(kernel)?.FullName,
+                parse.GetValue(elf)?.FullName,
+                parse.GetValue(disks) ?? [],
+                memoryBytes,
+                parse.GetValue(cpus),
+                parse.GetValue(cmdline)!,
+                parse.GetValue(clock),
+                parse.GetValue(limit),
+                parse.GetValue(signature)?.FullName,
+                parse.GetValue(stats));
+        });
+        return run;
+    }
+
+    private static int RunVm(string? kernel, string? elf, string[] diskSpecs, ulong memory, int cpus, string cmdline,
+        ClockMode clock, ulong limit, string? signaturePath, bool stats)
+    {
+        var opened = new List<IBlockDevice>();
+        try
+        {
+            foreach (string spec in diskSpecs)
+            {
+                bool readOnly = spec.EndsWith(",ro", StringComparison.Ordinal);
+                string path = readOnly ? spec[..^3] : spec;
+                opened.Add(RawFileDisk.Open(path, readOnly));
+            }
+
+            var config = new VmConfiguration
+            {
+                KernelPath = kernel,
+                ElfPath = elf,
+                Disks = opened,
+                MemorySize = memory,
+                CpuCount = cpus,
+                CommandLine = cmdline,
+                Clock = clock,
+                InstructionLimit = limit,
+            };
+
+            using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
+            VirtualMachine? current = null;
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                current?.RequestStop("interrupted (Ctrl-C)");
+            };
+            KeyboardForwarder.Start(bytes => current?.SendConsoleInput(bytes));
+
+            while (true)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                using var vm = new VirtualMachine(config, sink.Write);
+                current = vm;
+                var exit = vm.Run();
+                stopwatch.Stop();
+                sink.Flush();
+                if (stats)
+                {
+                    double seconds = stopwatch.Elapsed.TotalSeconds;
+                    ulong instructions = vm.RetiredInstructions;
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[vm] {instructions} instructions in {seconds:F3} s = {instructions / seconds / 1e6:F1} MIPS"));
+                }
+
+                if (exit.Kind == VmExitKind.Reboot)
+                {
+                    Console.Error.WriteLine("[vm] the guest rebooted; starting it again");
+                    continue;
+                }
+
+                if (signaturePath is not null && vm.SignatureRange is { } range)
+                {
+                    WriteSignature(vm, range.Begin, range.End, signaturePath);
+                }
+
+                if (!exit.Succeeded)
+                {
+                    Console.Error.WriteLine($"[vm] stopped: {exit.Message}");
+                }
+
+                return exit.ExitCode;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"backup: {e.Message}");
+            return 2;
+        }
+        finally
+        {
+            foreach (var disk in opened)
+            {
+                disk.Dispose();
+            }
+        }
+    }
+
+    private static void WriteSignature(VirtualMachine vm, ulong begin, ulong end, string path)
+    {
+        using var writer = new StreamWriter(path);
+        for (ulong a = begin; a + 4 <= end; a += 4)
+        {
+            if (!vm.Ram.TryGetSpan(a, 4, out var word))
+            {
+                break;
+            }
+
+            writer.WriteLine(BitConverter.ToUInt32(word).ToString("x8", CultureInfo.InvariantCulture));
+        }
+    }
+}

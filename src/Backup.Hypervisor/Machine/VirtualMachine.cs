@@ -1,0 +1,366 @@
+using System.Collections.Concurrent;
+using Backup.Hypervisor.Boot;
+using Backup.Hypervisor.Cpu;
+using Backup.Hypervisor.Devices;
+using Backup.Hypervisor.Devices.Htif;
+using Backup.Hypervisor.Devices.Virtio;
+using Backup.Hypervisor.DeviceTree;
+using Backup.Hypervisor.Memory;
+using Backup.Hypervisor.Sbi;
+using Backup.Hypervisor.Timing;
+
+namespace Backup.Hypervisor.Machine;
+
+/// <summary>
+/// One virtual machine: RAM, harts, devices and firmware, run round-robin on one thread. Built from a
+/// <see cref="VmConfiguration"/>; <see cref="Run"/> executes it on the calling thread until it stops and says why,
+/// <see cref="Start"/> runs it on a thread of its own. Several machines can run in one process: they share nothing.
+/// </summary>
+public sealed class VirtualMachine : IDisposable
+{
+    /// <summary>Where the kernel Image goes when its header does not say (RAM base + 2 MiB, as firmware does).</summary>
+    public const ulong DefaultKernelOffset = 0x20_0000;
+
+    private readonly VmConfiguration _config;
+    private readonly GuestRam _ram;
+    private readonly SystemBus _bus;
+    private readonly MachineClock _clock;
+    private readonly Hart[] _harts;
+    private readonly IPolledDevice[] _polled;
+    private readonly Clint _clint;
+    private readonly Uart16550 _uart;
+    private readonly SbiServer? _sbi;
+    private readonly HtifHost? _htif;
+    private readonly Action<byte> _consoleOutput;
+    private readonly ConcurrentQueue<byte> _sbiInput = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly List<VirtioMmioTransport> _virtio = [];
+    private volatile VmExit? _exitRequest;
+    private Thread? _thread;
+    private VmExit? _exit;
+
+    public VirtualMachine(VmConfiguration config, Action<byte> consoleOutput)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        _config = config;
+        _consoleOutput = consoleOutput;
+        _clock = new MachineClock(config.Clock);
+        _ram = new GuestRam(MachineDescription.DefaultRamBase, config.MemorySize);
+        try
+        {
+            _bus = new SystemBus(_ram);
+            bool linux = config.KernelPath is not null;
+            _sbi = linux ? new SbiServer(consoleOutput, ReadSbiConsole, OnSystemReset) : null;
+            _harts = new Hart[config.CpuCount];
+            for (int i = 0; i < _harts.Length; i++)
+            {
+                _harts[i] = new Hart(i, _bus, _clock, _sbi);
+            }
+
+            _sbi?.AttachHarts(_harts);
+            Description = MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
+            {
+                Isa = "rv64imac_zicsr_zifencei_sstc",
+            };
+
+            _clint = new Clint(_harts, _clock, Description.Clint!.Base);
+            var plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
+            _uart = new Uart16550(consoleOutput, plic.GetLine((int)Description.Uart!.Irq), Description.Uart.Base);
+            var syscon = new SysconPower(OnPowerRequest, Description.TestDevice!.Base);
+            _bus.Attach(_clint);
+            _bus.Attach(plic);
+            _bus.Attach(_uart);
+            _bus.Attach(syscon);
+            for (int i = 0; i < config.Disks.Count; i++)
+            {
+                var slot = Description.VirtioSlots[i];
+                var transport = new VirtioMmioTransport(slot.Base, _ram, new VirtioBlockDevice(config.Disks[i], $"disk{i}"), plic.GetLine((int)slot.Irq), $"virtio-blk{i}");
+                _virtio.Add(transport);
+                _bus.Attach(transport);
+            }
+
+            _polled = [_clint, _uart];
+            _htif = linux ? null : LoadElf(config.ElfPath!);
+            if (linux)
+            {
+                LoadLinux(config.KernelPath!);
+            }
+        }
+        catch
+        {
+            _ram.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The machine as its device tree describes it.</summary>
+    public MachineDescription Description { get; }
+
+    public IReadOnlyList<Hart> Harts => _harts;
+
+    public GuestRam Ram => _ram;
+
+    public MachineClock Clock => _clock;
+
+    /// <summary>Instructions retired by all harts.</summary>
+    public ulong RetiredInstructions => _harts.Aggregate(0UL, (sum, h) => sum + h.Instret);
+
+    /// <summary>The HTIF exit code and signature range of a bare-metal program, when one was loaded.</summary>
+    public (ulong Begin, ulong End)? SignatureRange { get; private set; }
+
+    /// <summary>Sends keyboard input to the guest console (any thread).</summary>
+    public void SendConsoleInput(ReadOnlySpan<byte> data)
+    {
+        if (_sbi?.ConsoleInputUsed == true)
+        {
+            foreach (byte b in data)
+            {
+                _sbiInput.Enqueue(b);
+            }
+        }
+        else
+        {
+            _uart.EnqueueInput(data);
+        }
+
+        _wake.Set();
+    }
+
+    /// <summary>Asks the VM to stop (any thread); <see cref="Run"/> returns <see cref="VmExitKind.Stopped"/>.</summary>
+    public void RequestStop(string reason = "stopped by the host")
+    {
+        _exitRequest ??= new VmExit(VmExitKind.Stopped, 130, reason);
+        _wake.Set();
+    }
+
+    /// <summary>Runs the VM on a dedicated thread; <see cref="WaitForExit"/> collects the result.</summary>
+    public void Start()
+    {
+        if (_thread is not null)
+        {
+            throw new InvalidOperationException("the VM is already running");
+        }
+
+        _thread = new Thread(() => _exit = Run()) { IsBackground = true, Name = "vm" };
+        _thread.Start();
+    }
+
+    public VmExit WaitForExit()
+    {
+        _thread?.Join();
+        return _exit ?? throw new InvalidOperationException("the VM was not started");
+    }
+
+    public bool WaitForExit(TimeSpan timeout, out VmExit? exit)
+    {
+        bool done = _thread?.Join(timeout) ?? false;
+        exit = done ? _exit : null;
+        return done;
+    }
+
+    /// <summary>Runs until the guest powers off, fails, or the host stops it.</summary>
+    public VmExit Run()
+    {
+        try
+        {
+            return RunLoop();
+        }
+        finally
+        {
+            foreach (var disk in _config.Disks)
+            {
+                if (!disk.IsReadOnly)
+                {
+                    try
+                    {
+                        disk.Flush();
+                    }
+                    catch (IOException)
+                    {
+                        // The exit reason matters more than a failed final flush; the guest's own flushes were honoured.
+                    }
+                }
+            }
+        }
+    }
+
+    private VmExit RunLoop()
+    {
+        int quantum = _config.Quantum;
+        while (true)
+        {
+            bool anyRunning = false;
+            foreach (var hart in _harts)
+            {
+                if (hart.State != HartState.Running)
+                {
+                    continue;
+                }
+
+                ulong before = hart.Instret;
+                hart.Run(quantum);
+                _clock.Retire(hart.Instret - before);
+                if (hart.FatalError is { } error)
+                {
+                    return new VmExit(VmExitKind.Error, 1, error);
+                }
+
+                anyRunning |= hart.State == HartState.Running;
+            }
+
+            if (_harts.Length > 1)
+            {
+                foreach (var hart in _harts)
+                {
+                    hart.ClearReservation();
+                }
+            }
+
+            ulong now = _clock.Now;
+            foreach (var device in _polled)
+            {
+                device.Poll(now);
+            }
+
+            foreach (var hart in _harts)
+            {
+                hart.UpdateTimer(now);
+                if (hart.State == HartState.WaitingForInterrupt && hart.HasPendingInterrupt)
+                {
+                    hart.State = HartState.Running;
+                    anyRunning = true;
+                }
+            }
+
+            if (_htif is not null && _htif.Poll())
+            {
+                int code = _htif.ExitCode ?? 0;
+                return new VmExit(VmExitKind.HtifExit, code, code == 0 ? "program passed (HTIF exit 0)" : $"program failed (HTIF exit {code})");
+            }
+
+            if (_exitRequest is { } request)
+            {
+                return request;
+            }
+
+            if (_config.InstructionLimit != 0 && _clock.RetiredInstructions >= _config.InstructionLimit)
+            {
+                return new VmExit(VmExitKind.Stopped, 124, $"instruction limit of {_config.InstructionLimit} reached");
+            }
+
+            if (!anyRunning && !Idle())
+            {
+                return new VmExit(VmExitKind.Error, 1, "every hart is stopped or waits for an interrupt that cannot arrive");
+            }
+        }
+    }
+
+    /// <summary>Waits for the next event while every hart idles. False when no event can ever come.</summary>
+    private bool Idle()
+    {
+        if (_harts.All(h => h.State == HartState.Stopped))
+        {
+            return false;
+        }
+
+        ulong deadline = _clint.NextDeadline;
+        foreach (var hart in _harts)
+        {
+            deadline = Math.Min(deadline, hart.TimerCompare);
+        }
+
+        ulong now = _clock.Now;
+        if (_clock.Mode == ClockMode.Deterministic && deadline != ulong.MaxValue)
+        {
+            _clock.SkipTo(deadline);
+            return true;
+        }
+
+        // Real time, or deterministic with nothing scheduled: sleep until the deadline, input, or a stop request.
+        TimeSpan wait = deadline == ulong.MaxValue ? TimeSpan.FromMilliseconds(100)
+            : MachineClock.ToTimeSpan(deadline > now ? deadline - now : 0);
+        if (wait > TimeSpan.FromMilliseconds(100))
+        {
+            wait = TimeSpan.FromMilliseconds(100);
+        }
+
+        if (wait > TimeSpan.Zero)
+        {
+            _wake.WaitOne(wait);
+        }
+
+        return true;
+    }
+
+    private int ReadSbiConsole() => _sbiInput.TryDequeue(out byte b) ? b : -1;
+
+    private void OnSystemReset(SystemResetKind kind) =>
+        _exitRequest ??= kind == SystemResetKind.Shutdown
+            ? new VmExit(VmExitKind.PowerOff, 0, "the guest powered off")
+            : new VmExit(VmExitKind.Reboot, 0, "the guest asked for a reboot");
+
+    private void OnPowerRequest(PowerRequest request) =>
+        _exitRequest ??= request.Kind switch
+        {
+            PowerRequestKind.PowerOff => new VmExit(VmExitKind.PowerOff, 0, "the guest powered off"),
+            PowerRequestKind.Reboot => new VmExit(VmExitKind.Reboot, 0, "the guest asked for a reboot"),
+            _ => new VmExit(VmExitKind.GuestFailure, request.ExitCode == 0 ? 1 : request.ExitCode, $"the guest reported failure (code {request.ExitCode})"),
+        };
+
+    private void LoadLinux(string path)
+    {
+        byte[] image = File.ReadAllBytes(path);
+        ulong offset = LinuxImageHeader.TryParse(image, out var header) ? header.TextOffset : DefaultKernelOffset;
+        ulong entry = _ram.Base + offset;
+        ulong imageEnd = offset + Math.Max((ulong)image.Length, header?.ImageSize ?? 0);
+        byte[] dtb = MachineDeviceTree.Build(Description);
+        ulong span = Math.Min(_ram.Size, 3UL << 30);
+        ulong dtbAddress = (_ram.Base + span - (ulong)dtb.Length) & ~((2UL << 20) - 1);
+        if (imageEnd > dtbAddress - _ram.Base)
+        {
+            throw new ArgumentException($"kernel '{path}' ({image.Length} bytes) does not fit in {_ram.Size >> 20} MiB of RAM with its device tree");
+        }
+
+        _ram.Write(entry, image);
+        _ram.Write(dtbAddress, dtb);
+        foreach (var hart in _harts)
+        {
+            hart.ConfigureHostFirmware();
+            hart.State = HartState.Stopped;
+        }
+
+        _harts[0].Start(entry, PrivilegeMode.Supervisor, 0, dtbAddress);
+    }
+
+    private HtifHost? LoadElf(string path)
+    {
+        var elf = ElfImage.Load(path);
+        elf.LoadInto(_ram);
+        foreach (var hart in _harts)
+        {
+            hart.Start(elf.Entry, PrivilegeMode.Machine, (ulong)hart.HartId, 0);
+        }
+
+        if (elf.TryGetSymbol("begin_signature", out ulong begin) && elf.TryGetSymbol("end_signature", out ulong end) && end >= begin)
+        {
+            SignatureRange = (begin, end);
+        }
+
+        if (!elf.TryGetSymbol("tohost", out ulong toHost))
+        {
+            return null;
+        }
+
+        ulong? fromHost = elf.TryGetSymbol("fromhost", out ulong f) ? f : null;
+        return new HtifHost(_ram, toHost, fromHost, _consoleOutput);
+    }
+
+    public void Dispose()
+    {
+        RequestStop("disposed");
+        _thread?.Join();
+        _ram.Dispose();
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,70 @@
+using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Timing;
+
+namespace Backup.Hypervisor.Machine;
+
+/// <summary>
+/// What a VM is made of. Exactly one of <see cref="KernelPath"/> (a RISC-V Linux Image, booted in S-mode with
+/// host-served SBI and a generated device tree) or <see cref="ElfPath"/> (a bare-metal ELF started in M-mode
+/// with HTIF) must be set. Disks are owned by the caller and stay open after the VM stops.
+/// </summary>
+public sealed record VmConfiguration
+{
+    public const ulong MinimumMemory = 16UL << 20;
+    public const ulong MaximumMemory = 64UL << 30;
+
+    public string? KernelPath { get; init; }
+
+    public string? ElfPath { get; init; }
+
+    public ulong MemorySize { get; init; } = 256UL << 20;
+
+    public int CpuCount { get; init; } = 1;
+
+    public string CommandLine { get; init; } = "console=ttyS0";
+
+    public IReadOnlyList<IBlockDevice> Disks { get; init; } = [];
+
+    public ClockMode Clock { get; init; } = ClockMode.RealTime;
+
+    /// <summary>Instructions a hart runs before the machine polls devices and switches harts.</summary>
+    public int Quantum { get; init; } = 4096;
+
+    /// <summary>Stop after this many instructions in total (0 = no limit); used by benchmarks and tests.</summary>
+    public ulong InstructionLimit { get; init; }
+
+    /// <summary>Checks the configuration; throws <see cref="ArgumentException"/> naming what is wrong.</summary>
+    public void Validate()
+    {
+        if ((KernelPath is null) == (ElfPath is null))
+        {
+            throw new ArgumentException("exactly one of a kernel (--kernel) or a bare-metal ELF (--elf) is needed");
+        }
+
+        string image = (KernelPath ?? ElfPath)!;
+        if (!File.Exists(image))
+        {
+            throw new ArgumentException($"'{image}' does not exist");
+        }
+
+        if (MemorySize < MinimumMemory || MemorySize > MaximumMemory || MemorySize % 4096 != 0)
+        {
+            throw new ArgumentException($"memory size {MemorySize} bytes is outside {MinimumMemory >> 20} MiB..{MaximumMemory >> 30} GiB or not a multiple of 4 KiB");
+        }
+
+        if (CpuCount is < 1 or > 4)
+        {
+            throw new ArgumentException($"{CpuCount} CPUs requested; this machine supports 1 to 4");
+        }
+
+        if (Disks.Count > 8)
+        {
+            throw new ArgumentException($"{Disks.Count} disks requested; at most 8 virtio slots exist");
+        }
+
+        if (Quantum is < 16 or > 1_000_000)
+        {
+            throw new ArgumentException($"quantum {Quantum} is outside 16..1000000 instructions");
+        }
+    }
+}
