@@ -90,7 +90,7 @@ public static class VmCommands
             while (true)
             {
                 var stopwatch = Stopwatch.StartNew();
-                using var vm = new VirtualMachine(config, sink.Write);
+                using var vm = new VirtualMachine(config, sink.Write, message => Console.Error.WriteLine($"[vm] {message}"));
                 current = vm;
                 var exit = vm.Run();
                 stopwatch.Stop();

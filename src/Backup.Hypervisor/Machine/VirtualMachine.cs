@@ -32,6 +32,7 @@ public sealed class VirtualMachine : IDisposable
     private readonly SbiServer? _sbi;
     private readonly HtifHost? _htif;
     private readonly Action<byte> _consoleOutput;
+    private readonly Action<string>? _log;
     private readonly ConcurrentQueue<byte> _sbiInput = new();
     private readonly AutoResetEvent _wake = new(false);
     private readonly List<VirtioMmioTransport> _virtio = [];
@@ -39,12 +40,16 @@ public sealed class VirtualMachine : IDisposable
     private Thread? _thread;
     private VmExit? _exit;
 
-    public VirtualMachine(VmConfiguration config, Action<byte> consoleOutput)
+    /// <param name="config">What the VM is made of.</param>
+    /// <param name="consoleOutput">Receives every byte the guest writes to its console (UART, SBI or HTIF).</param>
+    /// <param name="log">Receives host-side diagnostics: guest errors reported by devices (malformed requests).</param>
+    public VirtualMachine(VmConfiguration config, Action<byte> consoleOutput, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         _config = config;
         _consoleOutput = consoleOutput;
+        _log = log;
         _clock = new MachineClock(config.Clock);
         _ram = new GuestRam(MachineDescription.DefaultRamBase, config.MemorySize);
         try
@@ -75,7 +80,8 @@ public sealed class VirtualMachine : IDisposable
             for (int i = 0; i < config.Disks.Count; i++)
             {
                 var slot = Description.VirtioSlots[i];
-                var transport = new VirtioMmioTransport(slot.Base, _ram, new VirtioBlockDevice(config.Disks[i], $"disk{i}"), plic.GetLine((int)slot.Irq), $"virtio-blk{i}");
+                var backend = new VirtioBlockDevice(config.Disks[i], $"disk{i}", config.Disks[i].IsReadOnly);
+                var transport = new VirtioMmioTransport(slot.Base, _ram, backend, plic.GetLine((int)slot.Irq), OnDeviceError, $"virtio-blk{i}");
                 _virtio.Add(transport);
                 _bus.Attach(transport);
             }
@@ -292,6 +298,8 @@ public sealed class VirtualMachine : IDisposable
 
         return true;
     }
+
+    private void OnDeviceError(string message) => _log?.Invoke(message);
 
     private int ReadSbiConsole() => _sbiInput.TryDequeue(out byte b) ? b : -1;
 

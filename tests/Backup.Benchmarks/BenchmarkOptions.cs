@@ -1,0 +1,48 @@
+using System.Globalization;
+
+namespace Backup.Benchmarks;
+
+/// <summary>Command-line options shared by the benchmarks.</summary>
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB)
+{
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        string? kernel = null;
+        int runs = 5;
+        ulong memory = 64;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--kernel": kernel = args[++i]; break;
+                case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--memory-mib": memory = ulong.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+
+        return new BenchmarkOptions(kernel, runs, memory);
+    }
+
+    public string KernelPath
+    {
+        get
+        {
+            if (Kernel is not null)
+            {
+                return Kernel;
+            }
+
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "appliance", "guest", "out", "Image");
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+
+            throw new FileNotFoundException("guest kernel not found: run appliance/guest/build or pass --kernel");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Timing;
+
+namespace Backup.Benchmarks;
+
+/// <summary>
+/// Wall time from start to the guest's "guest: ready" line, for our core and for qemu-system-riscv64 (TCG,
+/// -M virt, -bios default = OpenSBI) booting the same kernel in the same run; plus our guest MIPS.
+/// </summary>
+public static class BootBenchmark
+{
+    private const string Ready = "guest: ready";
+
+    public static int Run(BenchmarkOptions options)
+    {
+        string kernel = options.KernelPath;
+        var ours = new List<(double Seconds, ulong Instructions)>();
+        var qemu = new List<double>();
+        for (int i = 0; i < options.Runs; i++)
+        {
+            ours.Add(BootOurs(kernel, options.MemoryMiB));
+            qemu.Add(BootQemu(kernel, options.MemoryMiB));
+        }
+
+        double ourMedian = Median(ours.Select(r => r.Seconds));
+        double qemuMedian = Median(qemu);
+        ulong instructions = ours[0].Instructions;
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"kernel: {kernel} ({new FileInfo(kernel).Length} bytes), RAM {options.MemoryMiB} MiB, {options.Runs} runs each, medians");
+        Console.WriteLine("| machine | start to `guest: ready` | guest instructions | guest MIPS |");
+        Console.WriteLine("| --- | --- | --- | --- |");
+        Console.WriteLine(string.Create(inv, $"| ours (interpreter) | {ourMedian:F3} s | {instructions / 1e6:F1} M | {instructions / ourMedian / 1e6:F1} |"));
+        Console.WriteLine(string.Create(inv, $"| qemu-system-riscv64 (TCG, OpenSBI) | {qemuMedian:F3} s | n/a | n/a |"));
+        Console.WriteLine(string.Create(inv, $"ratio ours/qemu: {ourMedian / qemuMedian:F2}x"));
+        return 0;
+    }
+
+    private static (double Seconds, ulong Instructions) BootOurs(string kernel, ulong memoryMiB)
+    {
+        var text = new StringBuilder();
+        VirtualMachine? vmRef = null;
+        var stopwatch = Stopwatch.StartNew();
+        double readyAt = 0;
+        ulong readyInstructions = 0;
+        var config = new VmConfiguration
+        {
+            KernelPath = kernel,
+            MemorySize = memoryMiB << 20,
+            CommandLine = "console=ttyS0",
+            Clock = ClockMode.RealTime,
+        };
+        using var vm = new VirtualMachine(config, b =>
+        {
+            text.Append((char)b);
+            if (b == '\n' && readyAt == 0 && text.ToString().Contains(Ready, StringComparison.Ordinal))
+            {
+                readyAt = stopwatch.Elapsed.TotalSeconds;
+                readyInstructions = vmRef!.RetiredInstructions;
+                vmRef.RequestStop("benchmark done");
+            }
+        });
+        vmRef = vm;
+        var exit = vm.Run();
+        if (readyAt == 0)
+        {
+            throw new InvalidOperationException($"our VM never printed '{Ready}': {exit}\n{text}");
+        }
+
+        return (readyAt, readyInstructions);
+    }
+
+    private static double BootQemu(string kernel, ulong memoryMiB)
+    {
+        var psi = new ProcessStartInfo("qemu-system-riscv64")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { "-M", "virt", "-m", $"{memoryMiB}M", "-smp", "1", "-nographic", "-bios", "default", "-kernel", kernel, "-append", "console=ttyS0", "-no-reboot" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("qemu-system-riscv64 did not start");
+        var seen = new StringBuilder();
+        var buffer = new char[4096];
+        try
+        {
+            while (stopwatch.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                int n = process.StandardOutput.Read(buffer, 0, buffer.Length);
+                if (n <= 0)
+                {
+                    break;
+                }
+
+                seen.Append(buffer, 0, n);
+                if (seen.ToString().Contains(Ready, StringComparison.Ordinal))
+                {
+                    return stopwatch.Elapsed.TotalSeconds;
+                }
+            }
+
+            throw new InvalidOperationException($"qemu never printed '{Ready}':\n{seen}");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,16 @@
+using System.Diagnostics;
+using System.Globalization;
+using Backup.Benchmarks;
+
+// Benchmarks are programs, not tests: each prints a markdown table row set for docs/performance.md.
+// Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
+string scenario = args.Length > 0 ? args[0] : "boot";
+var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
+switch (scenario)
+{
+    case "boot":
+        return BootBenchmark.Run(options);
+    default:
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot)");
+        return 2;
+}
