@@ -319,7 +319,8 @@ public sealed class VirtualMachine : IDisposable
     private void LoadLinux(string path)
     {
         byte[] image = File.ReadAllBytes(path);
-        ulong offset = LinuxImageHeader.TryParse(image, out var header) ? header.TextOffset : DefaultKernelOffset;
+        LinuxImageHeader? header = LinuxImageHeader.TryParse(image, out var parsed) ? parsed : null;
+        ulong offset = header?.TextOffset ?? DefaultKernelOffset;
         ulong entry = _ram.Base + offset;
         ulong imageEnd = offset + Math.Max((ulong)image.Length, header?.ImageSize ?? 0);
         byte[] dtb = MachineDeviceTree.Build(Description);
@@ -350,18 +351,18 @@ public sealed class VirtualMachine : IDisposable
             hart.Start(elf.Entry, PrivilegeMode.Machine, (ulong)hart.HartId, 0);
         }
 
-        if (elf.TryGetSymbol("begin_signature", out ulong begin) && elf.TryGetSymbol("end_signature", out ulong end) && end >= begin)
+        if (elf.TryGetSymbol("begin_signature", out var begin) && elf.TryGetSymbol("end_signature", out var end) && end.Value >= begin.Value)
         {
-            SignatureRange = (begin, end);
+            SignatureRange = (begin.Value, end.Value);
         }
 
-        if (!elf.TryGetSymbol("tohost", out ulong toHost))
+        if (!elf.TryGetSymbol("tohost", out var toHost))
         {
             return null;
         }
 
-        ulong? fromHost = elf.TryGetSymbol("fromhost", out ulong f) ? f : null;
-        return new HtifHost(_ram, toHost, fromHost, _consoleOutput);
+        ulong? fromHost = elf.TryGetSymbol("fromhost", out var f) ? f.Value : null;
+        return new HtifHost(_ram, toHost.Value, fromHost, _consoleOutput);
     }
 
     public void Dispose()
