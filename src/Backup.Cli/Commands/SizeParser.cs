@@ -2,10 +2,10 @@ using System.Globalization;
 
 namespace Backup.Cli.Commands;
 
-/// <summary>Parses sizes such as 512M, 1G, 1GiB, 65536 (bytes); K/M/G/T are binary multiples.</summary>
+/// <summary>Parses sizes such as 512M, 1G, 1GiB; K/M/G/T are binary multiples; a bare number is scaled by 2^defaultShift.</summary>
 public static class SizeParser
 {
-    public static bool TryParse(string text, out ulong bytes)
+    public static bool TryParse(string text, out ulong bytes, int defaultShift = 0)
     {
         bytes = 0;
         if (string.IsNullOrWhiteSpace(text))
@@ -14,6 +14,7 @@ public static class SizeParser
         }
 
         string s = text.Trim().ToUpperInvariant();
+        int shift = defaultShift;
         if (s.EndsWith("IB", StringComparison.Ordinal))
         {
             s = s[..^2];
@@ -21,9 +22,9 @@ public static class SizeParser
         else if (s.EndsWith('B'))
         {
             s = s[..^1];
+            shift = 0; // "4096B": explicitly bytes, unless a unit letter precedes the B
         }
 
-        int shift = 0;
         if (s.Length > 0 && char.IsLetter(s[^1]))
         {
             shift = s[^1] switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => -1 };

@@ -18,7 +18,7 @@ public static class VmCommands
         var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image to boot (S-mode, host SBI, generated device tree)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "bare-metal RISC-V ELF to run in M-mode; exits with its HTIF status" };
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
+        var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G (a bare number is MiB)", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
         var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
         var clock = new Option<ClockMode>("--clock") { Description = "RealTime (default) or Deterministic (guest time from instructions)", DefaultValueFactory = _ => ClockMode.RealTime };
@@ -32,7 +32,7 @@ public static class VmCommands
         };
         run.SetAction(parse =>
         {
-            if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong memoryBytes))
+            if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong memoryBytes, defaultShift: 20))
             {
                 Console.Error.WriteLine($"backup: --memory '{parse.GetValue(memory)}' is not a size (examples: 256M, 2G)");
                 return 2;
@@ -122,7 +122,7 @@ public static class VmCommands
                 return exit.ExitCode;
             }
         }
-        catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or FormatException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"backup: {e.Message}");
             return 2;

@@ -411,6 +411,18 @@ public sealed unsafe partial class Hart
             _trapValue = inst;
         Trap:
             x[0] = 0;
+            if (_instret == _instretAtLastTrap && ++_trapsWithoutProgress >= MaxTrapsWithoutProgress)
+            {
+                Fatal($"the guest is stuck: {MaxTrapsWithoutProgress} traps in a row without executing an instruction (last: cause {_trapCause}, tval 0x{_trapValue:x}, pc 0x{pc:x}, mode {_mode}, stvec 0x{_stvec:x}, mtvec 0x{_mtvec:x})");
+                goto End;
+            }
+
+            if (_instret != _instretAtLastTrap)
+            {
+                _trapsWithoutProgress = 0;
+                _instretAtLastTrap = _instret;
+            }
+
             pc = EnterTrap(pc, _trapCause, _trapValue);
             if (FatalError is not null)
             {
@@ -437,6 +449,12 @@ public sealed unsafe partial class Hart
     {
         _fetchTag = TlbEntry.InvalidTag;
     }
+
+    /// <summary>Consecutive traps with no instruction retired in between after which the VM is stopped.</summary>
+    internal const int MaxTrapsWithoutProgress = 10_000;
+
+    private ulong _instretAtLastTrap = ulong.MaxValue;
+    private int _trapsWithoutProgress;
 
     private enum StepResult
     {
