@@ -37,11 +37,13 @@ public sealed unsafe partial class Hart
 
         if (writes)
         {
+            // Privileged spec 3.1.9: only the software-writable SEIP bit takes part in a read-modify-write of mip.
+            ulong basis = csr == Csr.Mip ? (old & ~InterruptBits.SEIP) | (_seipSoftware ? InterruptBits.SEIP : 0) : old;
             ulong value = (f3 & 3) switch
             {
                 1 => operand,
-                2 => old | operand,
-                _ => old & ~operand,
+                2 => basis | operand,
+                _ => basis & ~operand,
             };
             if (!WriteCsr(csr, value))
             {
