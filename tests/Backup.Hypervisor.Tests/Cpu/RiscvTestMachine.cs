@@ -230,6 +230,10 @@ internal sealed class RiscvTestMachine : IDisposable
 
     private ulong _nextTable = PtRoot + 0x1000;
 
+    /// <param name="body">Program text (appended to the prelude).</param>
+    /// <param name="compressed">Assemble with the C extension.</param>
+    /// <param name="firmware">Host firmware: when set, the hart gets <see cref="Hart.ConfigureHostFirmware"/> and starts in S-mode.</param>
+    /// <param name="withPrelude">False: only the definitions are prepended; the body provides _start.</param>
     public RiscvTestMachine(string body, bool compressed = true, ISupervisorCallHandler? firmware = null, bool withPrelude = true)
     {
         string source = withPrelude ? PreludeDefinitions + PreludeCode + body + "\n" : PreludeDefinitions + body + "\n";
@@ -246,7 +250,12 @@ internal sealed class RiscvTestMachine : IDisposable
         Bus.Attach(Device);
         Clock = new MachineClock(ClockMode.Deterministic);
         Hart = new Hart(0, Bus, Clock, firmware);
-        Hart.Start(RamBase, PrivilegeMode.Machine, 0, 0);
+        if (firmware is not null)
+        {
+            Hart.ConfigureHostFirmware();
+        }
+
+        Hart.Start(RamBase, firmware is null ? PrivilegeMode.Machine : PrivilegeMode.Supervisor, 0, 0);
     }
 
     public byte[] Binary { get; }
