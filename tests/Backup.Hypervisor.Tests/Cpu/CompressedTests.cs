@@ -33,12 +33,18 @@ public class CompressedTests
             sw a2, 124(s0)              # c.sw
             lw s1, 124(s0)              # c.lw
             srli a5, a5, 3              # c.srli
+            sd a5, 48(sp)
             srai s1, s1, 33             # c.srai (shamt >= 32)
+            sd s1, 56(sp)
             andi a3, a3, -5             # c.andi
             sub a0, a0, a1              # c.sub
+            sd a0, 16(sp)
             xor a0, a0, a2              # c.xor
+            sd a0, 24(sp)
             or a0, a0, a3               # c.or
+            sd a0, 32(sp)
             and a0, a0, a4              # c.and
+            sd a0, 40(sp)
             subw a1, a1, a2             # c.subw
             addw a2, a2, a3             # c.addw
             slli t1, t1, 40             # c.slli
@@ -108,6 +114,8 @@ public class CompressedTests
         Assert.Equal(0x1EFFFU, compressed.Read32(RiscvTestMachine.Data + 0x800 + 252));
         Assert.Equal(0xFFFE_0000U, compressed.Read32(RiscvTestMachine.Data + 0x800 + 1140));
         Assert.Equal(unchecked((ulong)-18), compressed.Read64(RiscvTestMachine.Data + 0x800 + 1264));
+        ulong[] steps = [.. Enumerable.Range(2, 6).Select(i => compressed.Read64(RiscvTestMachine.Data + 0x800 + (8 * (ulong)i)))];
+        Assert.Equal([0xFFFF_FFFF_FFFE_0FEFUL, 0xFEFUL, 0xFFFF_FFFF_FFFF_FFEFUL, 0x1EFEFUL, 0x1FFF_FFFF_FFFF_FFFDUL, ulong.MaxValue], steps);
     }
 
     [Fact]
