@@ -37,11 +37,13 @@ public sealed unsafe partial class Hart
 
         if (writes)
         {
+            // Privileged spec 3.1.9: only the software-writable SEIP bit takes part in a read-modify-write of mip.
+            ulong basis = csr == Csr.Mip ? (old & ~InterruptBits.SEIP) | (_seipSoftware ? InterruptBits.SEIP : 0) : old;
             ulong value = (f3 & 3) switch
             {
                 1 => operand,
-                2 => old | operand,
-                _ => old & ~operand,
+                2 => basis | operand,
+                _ => basis & ~operand,
             };
             if (!WriteCsr(csr, value))
             {
@@ -155,7 +157,9 @@ public sealed unsafe partial class Hart
     {
         switch (csr)
         {
-            case Csr.Mcycle or Csr.Minstret: _instret = value; return true;
+            // Privileged spec 3.1.11: the write takes effect after the writing instruction completes, so the
+            // run loop's increment for this instruction must not be added on top of the written value.
+            case Csr.Mcycle or Csr.Minstret: _instret = value - 1; return true;
             case >= Csr.Mhpmcounter3 and <= Csr.Mhpmcounter31: return true;
             case >= Csr.Mhpmevent3 and <= Csr.Mhpmevent31: return true;
             case Csr.Mcountinhibit: return true;

@@ -536,6 +536,11 @@ public sealed unsafe partial class Hart
 
         int size = f3 == 2 ? 4 : 8;
         uint funct5 = inst >> 27;
+        if (funct5 is not (0x00 or 0x01 or 0x02 or 0x03 or 0x04 or 0x08 or 0x0C or 0x10 or 0x14 or 0x18 or 0x1C))
+        {
+            return StepResult.Illegal; // reserved encoding: decoded before any memory access or fault
+        }
+
         int rd = (int)((inst >> 7) & 31);
         ulong va = _x[(inst >> 15) & 31];
         ulong src = _x[(inst >> 20) & 31];
