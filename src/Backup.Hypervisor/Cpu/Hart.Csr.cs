@@ -108,7 +108,8 @@ public sealed unsafe partial class Hart
         value = 0;
         switch (csr)
         {
-            case Csr.Cycle or Csr.Instret or Csr.Mcycle or Csr.Minstret: value = _instret; return true;
+            case Csr.Instret or Csr.Minstret: value = _instret; return true;
+            case Csr.Cycle or Csr.Mcycle: value = _instret + _cycleOffset; return true;
             case Csr.Time: value = _clock.Now; return true;
             case >= Csr.HpmCounter3 and <= Csr.HpmCounter31: return true;
             case >= Csr.Mhpmcounter3 and <= Csr.Mhpmcounter31: return true;
@@ -159,7 +160,8 @@ public sealed unsafe partial class Hart
         {
             // Privileged spec 3.1.11: the write takes effect after the writing instruction completes, so the
             // run loop's increment for this instruction must not be added on top of the written value.
-            case Csr.Mcycle or Csr.Minstret: _instret = value - 1; return true;
+            case Csr.Minstret: _instret = value - 1; return true;
+            case Csr.Mcycle: _cycleOffset = value - (_instret + 1); return true; // takes effect after this instruction retires
             case >= Csr.Mhpmcounter3 and <= Csr.Mhpmcounter31: return true;
             case >= Csr.Mhpmevent3 and <= Csr.Mhpmevent31: return true;
             case Csr.Mcountinhibit: return true;

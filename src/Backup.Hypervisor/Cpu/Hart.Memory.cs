@@ -73,7 +73,7 @@ public sealed unsafe partial class Hart
         type switch { AccessType.Read => TrapCause.LoadAccessFault, AccessType.Write => TrapCause.StoreAccessFault, _ => TrapCause.InstructionAccessFault }, va);
 
     /// <summary>Sv39 translation (privileged spec 4.3.2/4.4) with hardware A/D updates. False = trap recorded.</summary>
-    private bool Translate(ulong va, AccessType type, PrivilegeMode mode, out ulong pa)
+    private bool Translate(ulong va, AccessType type, PrivilegeMode mode, out ulong pa, bool updateAccessedDirty = true)
     {
         if (mode == PrivilegeMode.Machine || (_satp >> 60) == 0)
         {
@@ -121,7 +121,7 @@ public sealed unsafe partial class Hart
             }
 
             ulong updated = pte | PteA | (type == AccessType.Write ? PteD : 0);
-            if (updated != pte)
+            if (updated != pte && updateAccessedDirty)
             {
                 *ptePointer = updated;
             }
@@ -229,10 +229,11 @@ public sealed unsafe partial class Hart
     {
         if ((((va + (ulong)size - 1) ^ va) >> 12) != 0)
         {
-            // Check every byte's translation first so a fault leaves memory untouched.
+            // Probe both pages first (without setting A/D: updates must not be speculative) so a fault
+            // leaves memory and page tables untouched.
             for (int i = 0; i < size; i++)
             {
-                if (!Translate(va + (ulong)i, AccessType.Write, _dataMode, out _))
+                if (!Translate(va + (ulong)i, AccessType.Write, _dataMode, out _, updateAccessedDirty: false))
                 {
                     return false;
                 }

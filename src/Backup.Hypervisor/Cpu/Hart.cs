@@ -26,6 +26,9 @@ public sealed unsafe partial class Hart : IInterruptTarget
     private PrivilegeMode _mode = PrivilegeMode.Machine;
     private ulong _instret;
 
+    // One cycle per retired instruction: mcycle = instret + offset, the offset set by writes to mcycle.
+    private ulong _cycleOffset;
+
     // Trap CSRs
     private ulong _mstatus = MstatusBits.UXL | MstatusBits.SXL;
     private ulong _medeleg, _mideleg, _mie, _mip, _mtvec, _mscratch, _mepc, _mcause, _mtval;
@@ -79,7 +82,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
 
     public PrivilegeMode Mode => _mode;
 
-    /// <summary>Retired instructions (also mcycle: one instruction per cycle).</summary>
+    /// <summary>Retired instructions (minstret).</summary>
     public ulong Instret => _instret;
 
     /// <summary>The Sstc / SBI timer compare value.</summary>

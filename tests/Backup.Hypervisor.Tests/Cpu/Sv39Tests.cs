@@ -291,6 +291,22 @@ public class Sv39Tests
     }
 
     [Fact]
+    public void A_misaligned_store_into_a_faulting_page_sets_no_dirty_bit_on_the_first_page()
+    {
+        using var m = Create("""
+                li a1, 0x40001ffc
+                li a0, -1
+                sd a0, 0(a1)                # bytes 0x...ffc-fff on page 1, the rest on unmapped page 2
+                HALT
+            """);
+        m.Map(Va + 0x1000, Data + 0x1000, PteR | PteW);  // A and D clear
+        m.Run();
+        Assert.Equal([TrapCause.StorePageFault], Causes(m));
+        Assert.Equal(0UL, m.Read64(m.PteAddress(Va + 0x1000, 0)) & (PteA | PteD));
+        Assert.Equal(0UL, m.Read64(Data + 0x1ff8));
+    }
+
+    [Fact]
     public void Sfence_vma_makes_pte_changes_visible()
     {
         using var probe = new RiscvTestMachine("HALT");
