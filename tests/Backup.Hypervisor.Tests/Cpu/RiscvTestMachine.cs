@@ -1,3 +1,4 @@
+using Backup.TestSupport;
 using System.Globalization;
 using System.Text;
 using Backup.Hypervisor.Cpu;

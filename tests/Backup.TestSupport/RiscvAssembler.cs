@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Backup.Hypervisor.Tests.Cpu;
+namespace Backup.TestSupport;
 
 /// <summary>
 /// Assembles RISC-V test programs at test time with the installed GNU cross toolchain
 /// (riscv64-linux-gnu-as/ld/objcopy) into a flat binary linked at 0x80000000. Outputs are cached in a temp
 /// folder keyed by a hash of the source and options, so only changed programs cost process spawns.
 /// </summary>
-internal static class RiscvAssembler
+public static class RiscvAssembler
 {
     public const ulong LinkAddress = 0x8000_0000;
 
@@ -17,20 +17,25 @@ internal static class RiscvAssembler
     private const string MarchWithoutC = "rv64ima_zicsr_zifencei";
 
     // Bump when the way programs are built changes, to invalidate cached binaries.
-    private const string CacheVersion = "1";
+    private const string CacheVersion = "2";
 
     private static readonly string CacheDirectory = Path.Combine(Path.GetTempPath(), "backup-hv-cputests-asm");
 
     /// <summary>Assembles <paramref name="source"/> (a complete program) into a flat binary.</summary>
-    public static byte[] Assemble(string source, bool compressed = true)
+    public static byte[] Assemble(string source, bool compressed = true) => File.ReadAllBytes(Build(source, compressed, ".bin"));
+
+    /// <summary>Assembles and links <paramref name="source"/> into an ELF executable; returns its (cached) path.</summary>
+    public static string AssembleElf(string source, bool compressed = true) => Build(source, compressed, ".elf");
+
+    private static string Build(string source, bool compressed, string extension)
     {
         string march = compressed ? MarchWithC : MarchWithoutC;
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{CacheVersion}\n{march}\n{source}")));
         Directory.CreateDirectory(CacheDirectory);
-        string cached = Path.Combine(CacheDirectory, key + ".bin");
+        string cached = Path.Combine(CacheDirectory, key + extension);
         if (File.Exists(cached))
         {
-            return File.ReadAllBytes(cached);
+            return cached;
         }
 
         string work = Path.Combine(CacheDirectory, key + "." + Guid.NewGuid().ToString("N"));
@@ -45,11 +50,10 @@ internal static class RiscvAssembler
             Tool("riscv64-linux-gnu-as", $"-march={march}", "-mabi=lp64", "-o", obj, asm);
             Tool("riscv64-linux-gnu-ld", $"-Ttext=0x{LinkAddress:x}", "-nostdlib", "-e", "_start", "-o", elf, obj);
             Tool("riscv64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", elf, bin);
-            byte[] result = File.ReadAllBytes(bin);
             string temp = cached + "." + Guid.NewGuid().ToString("N");
-            File.Copy(bin, temp);
+            File.Copy(extension == ".elf" ? elf : bin, temp);
             File.Move(temp, cached, overwrite: true);
-            return result;
+            return cached;
         }
         finally
         {
