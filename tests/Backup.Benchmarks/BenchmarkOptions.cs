@@ -1,4 +1,5 @@
 using System.Globalization;
+using Backup.TestSupport;
 
 namespace Backup.Benchmarks;
 
@@ -24,25 +25,5 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB)
         return new BenchmarkOptions(kernel, runs, memory);
     }
 
-    public string KernelPath
-    {
-        get
-        {
-            if (Kernel is not null)
-            {
-                return Kernel;
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "appliance", "guest", "out", "Image");
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-
-            throw new FileNotFoundException("guest kernel not found: run appliance/guest/build or pass --kernel");
-        }
-    }
+    public string KernelPath => Kernel ?? GuestImage.KernelPath;
 }

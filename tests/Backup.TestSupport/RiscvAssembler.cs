@@ -17,7 +17,7 @@ public static class RiscvAssembler
     private const string MarchWithoutC = "rv64ima_zicsr_zifencei";
 
     // Bump when the way programs are built changes, to invalidate cached binaries.
-    private const string CacheVersion = "2";
+    private const string CacheVersion = "3";
 
     private static readonly string CacheDirectory = Path.Combine(Path.GetTempPath(), "backup-hv-cputests-asm");
 
@@ -48,7 +48,7 @@ public static class RiscvAssembler
             string bin = Path.Combine(work, "prog.bin");
             File.WriteAllText(asm, source);
             Tool("riscv64-linux-gnu-as", $"-march={march}", "-mabi=lp64", "-o", obj, asm);
-            Tool("riscv64-linux-gnu-ld", $"-Ttext=0x{LinkAddress:x}", "-nostdlib", "-e", "_start", "-o", elf, obj);
+            Tool("riscv64-linux-gnu-ld", $"-Ttext=0x{LinkAddress:x}", "-nostdlib", "-n", "--no-relax", "-e", "_start", "-o", elf, obj);
             Tool("riscv64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", elf, bin);
             string temp = cached + "." + Guid.NewGuid().ToString("N");
             File.Copy(extension == ".elf" ? elf : bin, temp);

@@ -1,6 +1,7 @@
 using Backup.Disks.BlockDevices;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Tests.Support;
+using Backup.TestSupport;
 using Backup.Hypervisor.Timing;
 
 namespace Backup.Hypervisor.Tests.Linux;

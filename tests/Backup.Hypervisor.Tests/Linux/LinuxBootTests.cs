@@ -2,6 +2,7 @@ using System.Text;
 using Backup.Disks.BlockDevices;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Tests.Support;
+using Backup.TestSupport;
 using Backup.Hypervisor.Timing;
 
 namespace Backup.Hypervisor.Tests.Linux;

@@ -1,4 +1,4 @@
-namespace Backup.Hypervisor.Tests.Support;
+namespace Backup.TestSupport;
 
 /// <summary>Finds the Linux guest built by appliance/guest/build (or $BACKUP_GUEST_IMAGE).</summary>
 public static class GuestImage

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Backup.Cli.Tests.Commands;
+
+/// <summary>Runs the real `backup` command (backup.dll next to the tests) as a separate process.</summary>
+internal static class BackupProcess
+{
+    public static (int ExitCode, string StdOut, string StdErr) Run(TimeSpan timeout, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "backup.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"backup {string.Join(' ', args)} did not finish in {timeout}");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
