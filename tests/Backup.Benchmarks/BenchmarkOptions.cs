@@ -4,13 +4,14 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
         string? kernel = null;
         int runs = 5;
         ulong memory = 64;
+        string? backup = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -18,11 +19,12 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB)
                 case "--kernel": kernel = args[++i]; break;
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--memory-mib": memory = ulong.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--backup": backup = args[++i]; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchmarkOptions(kernel, runs, memory);
+        return new BenchmarkOptions(kernel, runs, memory, backup);
     }
 
     public string KernelPath => Kernel ?? GuestImage.KernelPath;
