@@ -62,6 +62,12 @@ public sealed record MachineDescription
     /// <summary>The UART, or null for none (console via SBI).</summary>
     public UartDescription? Uart { get; init; } = new();
 
+    /// <summary>
+    /// A second 16550 for the guest-agent channel (Linux's ttyS1), or null for none. The machine maps it at
+    /// 0x10000100, irq 12, when enabled.
+    /// </summary>
+    public UartDescription? AgentUart { get; init; }
+
     /// <summary>The PLIC (always present: it is the interrupt parent of all devices).</summary>
     public PlicDescription Plic { get; init; } = new();
 
@@ -266,6 +272,17 @@ public sealed record MachineDescription
 
             windows.Add(("UART", Uart.Window));
             AddIrq("UART", Uart.Irq);
+        }
+
+        if (AgentUart is not null)
+        {
+            if (AgentUart.ClockFrequency == 0 || string.IsNullOrEmpty(AgentUart.Compatible))
+            {
+                throw new ArgumentException("AgentUart needs a non-zero ClockFrequency and a Compatible string", param);
+            }
+
+            windows.Add(("agent UART", AgentUart.Window));
+            AddIrq("agent UART", AgentUart.Irq);
         }
 
         if (Clint is not null)

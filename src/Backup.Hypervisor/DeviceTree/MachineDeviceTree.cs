@@ -83,6 +83,23 @@ public static class MachineDeviceTree
         }
 
         w.EndNode();
+
+        // Pin serial line numbers: the console UART is ttyS0 and the agent channel ttyS1, whatever the probe order.
+        if (d.Uart is not null || d.AgentUart is not null)
+        {
+            w.BeginNode("aliases");
+            if (d.Uart is { } console)
+            {
+                w.PropertyString("serial0", "/soc/" + console.NodeName);
+            }
+
+            if (d.AgentUart is { } agent)
+            {
+                w.PropertyString("serial1", "/soc/" + agent.NodeName);
+            }
+
+            w.EndNode();
+        }
     }
 
     private static void WriteMemory(FdtWriter w, MachineDescription d)
@@ -211,15 +228,18 @@ public static class MachineDeviceTree
         w.PropertyCells("interrupts-extended", contexts);
         w.EndNode();
 
-        if (d.Uart is { } uart)
+        foreach (var uart in new[] { d.Uart, d.AgentUart })
         {
-            w.BeginNode(uart.NodeName);
-            w.PropertyString("compatible", uart.Compatible);
-            WriteReg(w, uart.Base, uart.Size);
-            w.PropertyU32("interrupt-parent", plicPhandle);
-            w.PropertyU32("interrupts", uart.Irq);
-            w.PropertyU32("clock-frequency", uart.ClockFrequency);
-            w.EndNode();
+            if (uart is not null)
+            {
+                w.BeginNode(uart.NodeName);
+                w.PropertyString("compatible", uart.Compatible);
+                WriteReg(w, uart.Base, uart.Size);
+                w.PropertyU32("interrupt-parent", plicPhandle);
+                w.PropertyU32("interrupts", uart.Irq);
+                w.PropertyU32("clock-frequency", uart.ClockFrequency);
+                w.EndNode();
+            }
         }
 
         foreach (var slot in d.VirtioSlots)

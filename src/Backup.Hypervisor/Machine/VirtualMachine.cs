@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Backup.Hypervisor.Agent;
 using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Devices;
@@ -18,6 +19,10 @@ namespace Backup.Hypervisor.Machine;
 /// </summary>
 public sealed class VirtualMachine : IDisposable
 {
+    /// <summary>Where the agent channel's UART sits (after the console UART's 0x100-byte window) and its PLIC source.</summary>
+    public const ulong AgentUartBase = 0x1000_0100;
+    public const uint AgentUartIrq = 12;
+
     /// <summary>Where the kernel Image goes when its header does not say (RAM base + 2 MiB, as firmware does).</summary>
     public const ulong DefaultKernelOffset = 0x20_0000;
 
@@ -67,6 +72,7 @@ public sealed class VirtualMachine : IDisposable
             Description = MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
             {
                 Isa = "rv64imac_zicsr_zifencei_sstc",
+                AgentUart = config.AgentChannel ? new UartDescription { Base = AgentUartBase, Irq = AgentUartIrq } : null,
             };
 
             _clint = new Clint(_harts, _clock, Description.Clint!.Base);
@@ -87,6 +93,19 @@ public sealed class VirtualMachine : IDisposable
             }
 
             _polled = [_clint, _uart];
+            if (Description.AgentUart is { } agentUart)
+            {
+                Uart16550? channel = null;
+                Agent = new GuestAgentClient(bytes =>
+                {
+                    channel!.EnqueueInput(bytes);
+                    _wake.Set();
+                });
+                channel = new Uart16550(Agent.Receive, plic.GetLine((int)agentUart.Irq), agentUart.Base, "agent-uart");
+                _bus.Attach(channel);
+                _polled = [.. _polled, channel];
+            }
+
             _htif = linux ? null : LoadElf(config.ElfPath!);
             if (linux)
             {
@@ -104,6 +123,9 @@ public sealed class VirtualMachine : IDisposable
     public MachineDescription Description { get; }
 
     public IReadOnlyList<Hart> Harts => _harts;
+
+    /// <summary>The guest agent on the agent channel, when <see cref="VmConfiguration.AgentChannel"/> is set.</summary>
+    public GuestAgentClient? Agent { get; }
 
     public GuestRam Ram => _ram;
 

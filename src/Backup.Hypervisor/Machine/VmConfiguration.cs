@@ -27,6 +27,9 @@ public sealed record VmConfiguration
 
     public ClockMode Clock { get; init; } = ClockMode.RealTime;
 
+    /// <summary>Adds the guest-agent channel: a second 16550 (Linux's ttyS1) served by <see cref="VirtualMachine.Agent"/>.</summary>
+    public bool AgentChannel { get; init; }
+
     /// <summary>Instructions a hart runs before the machine polls devices and switches harts.</summary>
     public int Quantum { get; init; } = 4096;
 

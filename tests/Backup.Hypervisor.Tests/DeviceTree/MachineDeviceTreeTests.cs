@@ -163,6 +163,21 @@ public class MachineDeviceTreeTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MachineDescription.Default(1, 1UL << 20, "", virtioSlots: 9));
     }
 
+    [DtcFact]
+    public void Agent_uart_is_a_second_ns16550_pinned_to_serial1()
+    {
+        var d = Machine(1) with { AgentUart = new UartDescription { Base = 0x1000_0100, Irq = 12 } };
+        var dts = DtsDocument.Decode(MachineDeviceTree.Build(d));
+        var agent = dts["/soc/serial@10000100"];
+        Assert.Equal("ns16550a", agent.String("compatible"));
+        Assert.Equal(12u, agent.U32("interrupts"));
+        Assert.Equal("/soc/serial@10000000", dts["/aliases"].String("serial0"));
+        Assert.Equal("/soc/serial@10000100", dts["/aliases"].String("serial1"));
+        Assert.Equal("/soc/serial@10000000", dts["/chosen"].String("stdout-path"));
+        var overlapping = Machine(1) with { AgentUart = new UartDescription { Base = 0x1000_0000, Irq = 12 } };
+        Assert.Contains("overlap", Assert.Throws<ArgumentException>(() => MachineDeviceTree.Build(overlapping)).Message, StringComparison.Ordinal);
+    }
+
     private static void CheckMachine(MachineDescription d)
     {
         var harts = d.HartCount;
@@ -173,7 +188,8 @@ public class MachineDeviceTreeTests
         Assert.Equal(2u, root.U32("#size-cells"));
         Assert.Equal(["riscv-virtio"], root.Strings("compatible"));
         Assert.Equal(d.Model, root.String("model"));
-        Assert.Equal(["chosen", "memory@80000000", "cpus", "poweroff", "reboot", "soc"], root.ChildNames);
+        Assert.Equal(["chosen", "aliases", "memory@80000000", "cpus", "poweroff", "reboot", "soc"], root.ChildNames);
+        Assert.Equal("/soc/serial@10000000", dts["/aliases"].String("serial0"));
 
         var chosen = dts["/chosen"];
         Assert.Equal("console=ttyS0 earlycon=sbi", chosen.String("bootargs"));
