@@ -10,6 +10,7 @@ public sealed class RepositoryCorruptException : Exception
         : base(Compose(objectKey, message, affectedPoints), innerException)
     {
         ObjectKey = objectKey;
+        Problem = message;
         AffectedPoints = affectedPoints ?? [];
     }
 
@@ -21,6 +22,9 @@ public sealed class RepositoryCorruptException : Exception
 
     /// <summary>Key of the damaged or missing object.</summary>
     public string ObjectKey { get; }
+
+    /// <summary>What is wrong with the object, without its name.</summary>
+    public string Problem { get; } = string.Empty;
 
     /// <summary>Restore points that depend on the object.</summary>
     public IReadOnlyList<string> AffectedPoints { get; }
