@@ -42,6 +42,8 @@ public sealed class BackupRepository : IDisposable
     /// <summary>The backend the repository lives on.</summary>
     public IRepositoryBackend Backend => _store.Backend;
 
+    internal BlobStore Store => _store;
+
     /// <summary>The in-memory index (number of blobs, packs).</summary>
     public RepositoryIndex Index => _store.Index;
 
