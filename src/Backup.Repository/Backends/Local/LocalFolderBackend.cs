@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+
+namespace Backup.Repository.Backends.Local;
+
+/// <summary>
+/// A repository in a local folder. Writes are atomic and durable: the object is written to a temporary file in the
+/// target directory, fsynced, renamed onto its key, and the directory is fsynced, so after a crash an object is
+/// either absent or complete. Temporary files (<c>.tmp-*</c>) left by a crash are never listed.
+/// </summary>
+public sealed class LocalFolderBackend : IRepositoryBackend
+{
+    private const string TemporaryPrefix = ".tmp-";
+    private readonly string _root;
+
+    /// <summary>Opens (and creates if needed) the folder <paramref name="root"/>.</summary>
+    public LocalFolderBackend(string root)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        _root = Path.GetFullPath(root);
+        Directory.CreateDirectory(_root);
+    }
+
+    /// <inheritdoc />
+    public string Location => new Uri(_root).AbsoluteUri;
+
+    /// <inheritdoc />
+    public async Task PutAsync(string key, ReadOnlyMemory<byte> data, PutMode mode, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        var directory = Path.GetDirectoryName(path)!;
+        var temporary = Path.Combine(directory, TemporaryPrefix + Guid.NewGuid().ToString("N"));
+        try
+        {
+            if (mode == PutMode.CreateNew && File.Exists(path))
+            {
+                throw new BackendObjectExistsException(key, Location);
+            }
+
+            Directory.CreateDirectory(directory);
+            await using (var stream = new FileStream(temporary, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                Options = FileOptions.Asynchronous,
+                PreallocationSize = data.Length,
+            }))
+            {
+                await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            try
+            {
+                File.Move(temporary, path, overwrite: mode == PutMode.Overwrite);
+            }
+            catch (IOException) when (mode == PutMode.CreateNew && File.Exists(path))
+            {
+                throw new BackendObjectExistsException(key, Location);
+            }
+
+            DirectorySync.Flush(directory);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new BackendTransientException($"writing '{key}' to {Location} failed: {exception.Message}", exception);
+        }
+        finally
+        {
+            TryDelete(temporary);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<byte[]> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new BackendObjectNotFoundException(key, Location, exception);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new BackendTransientException($"reading '{key}' from {Location} failed: {exception.Message}", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<byte[]> GetRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var path = PathOf(key);
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous | FileOptions.RandomAccess);
+            var available = Math.Max(0, RandomAccess.GetLength(handle) - offset);
+            var buffer = new byte[(int)Math.Min(length, available)];
+            var done = 0;
+            while (done < buffer.Length)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(done), offset + done, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return buffer[..done];
+                }
+
+                done += read;
+            }
+
+            return buffer;
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new BackendObjectNotFoundException(key, Location, exception);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new BackendTransientException($"reading '{key}' from {Location} failed: {exception.Message}", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => Task.FromResult(File.Exists(PathOf(key)));
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<BackendObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        await Task.Yield();
+        var slash = prefix.LastIndexOf('/');
+        var start = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (!Directory.Exists(start))
+        {
+            yield break;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Path.GetFileName(file).StartsWith(TemporaryPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var key = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            if (!key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            FileInfo info = new(file);
+            if (info.Exists)
+            {
+                yield return new BackendObjectInfo(key, info.Length, info.LastWriteTimeUtc);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            File.Delete(path);
+            DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Deleting a missing object is not an error.
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new BackendTransientException($"deleting '{key}' from {Location} failed: {exception.Message}", exception);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private string PathOf(string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        if (key.StartsWith('/') || key.Contains('\\', StringComparison.Ordinal) || key.Split('/').Any(part => part is "" or "." or ".." || part.StartsWith(TemporaryPrefix, StringComparison.Ordinal)))
+        {
+            throw new ArgumentException($"'{key}' is not a valid object key", nameof(key));
+        }
+
+        return Path.Combine(_root, key.Replace('/', Path.DirectorySeparatorChar));
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover temporary file is never listed and is removed by gc.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Same as above.
+        }
+    }
+}

@@ -1,0 +1,239 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Backup.Repository.Backends;
+using Backup.Repository.Chunking;
+using Backup.Repository.Configuration;
+using Backup.Repository.Crypto;
+using Backup.Repository.Errors;
+using Backup.Repository.Index;
+using Backup.Repository.Manifests;
+using Backup.Repository.Reading;
+using Backup.Repository.Storage;
+using Backup.Repository.Verification;
+using Backup.Repository.Writing;
+
+namespace Backup.Repository;
+
+/// <summary>
+/// An open repository: deduplicated, compressed, encrypted restore points on a backend (format in
+/// docs/repository-format.md). Create with <see cref="InitAsync"/>, open with <see cref="OpenAsync"/>.
+/// </summary>
+public sealed class BackupRepository : IDisposable
+{
+    /// <summary>Key of the plaintext configuration object.</summary>
+    public const string ConfigKey = "config";
+
+    /// <summary>Prefix of key files.</summary>
+    public const string KeysPrefix = "keys/";
+
+    private readonly BlobStore _store;
+    private readonly ContentDefinedChunker _chunker;
+
+    private BackupRepository(RepositoryConfig config, BlobStore store)
+    {
+        Config = config;
+        _store = store;
+        _chunker = new ContentDefinedChunker(store.Keys.ChunkerKey, config.StreamChunkMin, config.StreamChunkAverage, config.StreamChunkMax);
+    }
+
+    /// <summary>The repository's configuration.</summary>
+    public RepositoryConfig Config { get; }
+
+    /// <summary>The backend the repository lives on.</summary>
+    public IRepositoryBackend Backend => _store.Backend;
+
+    internal BlobStore Store => _store;
+
+    /// <summary>The in-memory index (number of blobs, packs).</summary>
+    public RepositoryIndex Index => _store.Index;
+
+    /// <summary>Creates a new repository on an empty backend, protected by <paramref name="passphrase"/>.</summary>
+    public static async Task<BackupRepository> InitAsync(IRepositoryBackend backend, string passphrase, RepositoryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentException.ThrowIfNullOrEmpty(passphrase);
+        options ??= new RepositoryOptions();
+        if (await backend.ExistsAsync(ConfigKey, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"{backend.Location} already holds a repository ('{ConfigKey}' exists)");
+        }
+
+        var config = new RepositoryConfig
+        {
+            RepositoryId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+            DiskChunkSize = options.DiskChunkSize,
+            StreamChunkMin = options.StreamChunkMin,
+            StreamChunkAverage = options.StreamChunkAverage,
+            StreamChunkMax = options.StreamChunkMax,
+            PackTargetSize = options.PackTargetSize,
+            Created = DateTimeOffset.UtcNow,
+        };
+        _ = new FixedChunkLayout(0, config.DiskChunkSize);
+        var keys = MasterKeys.Generate();
+        var keyFile = KeyFile.Create(keys, passphrase, options.Kdf, config.RepositoryId);
+        var keyName = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        await backend.PutAsync(KeysPrefix + keyName, keyFile, PutMode.CreateNew, cancellationToken).ConfigureAwait(false);
+        await backend.PutAsync(ConfigKey, JsonSerializer.SerializeToUtf8Bytes(config, RepositoryJson.Options), PutMode.CreateNew, cancellationToken).ConfigureAwait(false);
+        return new BackupRepository(config, new BlobStore(backend, new BlobSealer(keys.EncryptionKey), keys, new RepositoryIndex()));
+    }
+
+    /// <summary>
+    /// Opens a repository: checks the format version, unlocks the keys with <paramref name="passphrase"/>
+    /// (<see cref="WrongPassphraseException"/> if it opens none) and loads the index.
+    /// </summary>
+    public static async Task<BackupRepository> OpenAsync(IRepositoryBackend backend, string passphrase, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(passphrase);
+        var config = await ReadConfigAsync(backend, cancellationToken).ConfigureAwait(false);
+        MasterKeys? keys = null;
+        var keyCount = 0;
+        await foreach (var item in backend.ListAsync(KeysPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            keyCount++;
+            keys = KeyFile.TryUnwrap(await backend.GetAsync(item.Key, cancellationToken).ConfigureAwait(false), item.Key, passphrase, config.RepositoryId);
+            if (keys is not null)
+            {
+                break;
+            }
+        }
+
+        if (keyCount == 0)
+        {
+            throw new RepositoryCorruptException(KeysPrefix, "no key files: the repository cannot be unlocked");
+        }
+
+        if (keys is null)
+        {
+            throw new WrongPassphraseException();
+        }
+
+        var store = new BlobStore(backend, new BlobSealer(keys.EncryptionKey), keys, new RepositoryIndex());
+        await store.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        return new BackupRepository(config, store);
+    }
+
+    /// <summary>Lists restore points, oldest first. Points whose manifest cannot be read are listed with the problem.</summary>
+    public async Task<IReadOnlyList<RestorePointSummary>> ListPointsAsync(CancellationToken cancellationToken = default)
+    {
+        var ids = new List<string>();
+        await foreach (var item in Backend.ListAsync(ManifestCodec.Prefix, cancellationToken).ConfigureAwait(false))
+        {
+            ids.Add(item.Key[ManifestCodec.Prefix.Length..]);
+        }
+
+        var summaries = new RestorePointSummary[ids.Count];
+        await Parallel.ForAsync(0, ids.Count, cancellationToken, async (i, token) =>
+        {
+            try
+            {
+                var manifest = await ReadManifestAsync(ids[i], token).ConfigureAwait(false);
+                summaries[i] = new RestorePointSummary(manifest.Id, manifest.Vm, manifest.Time, manifest.Disks.Select(d => d.Name).ToArray(), manifest.Disks.Sum(d => d.Length), null);
+            }
+            catch (Exception exception) when (exception is RepositoryCorruptException or UnsupportedFormatVersionException or BackendObjectNotFoundException)
+            {
+                summaries[i] = new RestorePointSummary(ids[i], null, null, [], 0, exception.Message);
+            }
+        }).ConfigureAwait(false);
+        return summaries.OrderBy(summary => summary.Id, StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Reads and authenticates a restore point's manifest.</summary>
+    public async Task<RestorePointManifest> ReadManifestAsync(string pointId, CancellationToken cancellationToken = default)
+    {
+        if (!PointIds.IsValid(pointId))
+        {
+            throw new ArgumentException($"'{pointId}' is not a restore point id", nameof(pointId));
+        }
+
+        byte[] bytes;
+        try
+        {
+            bytes = await Backend.GetAsync(ManifestCodec.KeyOf(pointId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendObjectNotFoundException exception)
+        {
+            throw new ArgumentException($"restore point {pointId} does not exist in {Backend.Location}", nameof(pointId), exception);
+        }
+
+        return ManifestCodec.Open(bytes, pointId, _store.Sealer);
+    }
+
+    /// <summary>
+    /// Starts a restore point of <paramref name="vm"/>. Its disks are compared with the latest readable point of the
+    /// same VM to record changed-block maps; chunks are deduplicated against the whole repository.
+    /// </summary>
+    public async Task<RestorePointWriter> BeginPointAsync(string vm, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(vm);
+        var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
+        var latest = points.LastOrDefault(point => point.Vm == vm && point.Problem is null);
+        var parent = latest is null ? null : await ReadManifestAsync(latest.Id, cancellationToken).ConfigureAwait(false);
+        return new RestorePointWriter(_store, Config, _chunker, vm, parent);
+    }
+
+    /// <summary>
+    /// Opens a restore point for reading. Fails with <see cref="RepositoryCorruptException"/> naming the point if its
+    /// manifest or chunk maps are damaged or reference chunks that are not indexed.
+    /// </summary>
+    public async Task<RestorePointReader> OpenPointAsync(string pointId, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default)
+    {
+        var manifest = await ReadManifestAsync(pointId, cancellationToken).ConfigureAwait(false);
+        return await RestorePointReader.OpenAsync(_store, manifest, new ChunkCache(cacheBytes), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Re-reads and re-hashes all data; names damaged objects and the restore points they affect.</summary>
+    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => RepositoryVerifier.VerifyAsync(_store, cancellationToken);
+
+    public void Dispose() => _store.Sealer.Dispose();
+
+    private static async Task<RepositoryConfig> ReadConfigAsync(IRepositoryBackend backend, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await backend.GetAsync(ConfigKey, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendObjectNotFoundException exception)
+        {
+            throw new RepositoryCorruptException(ConfigKey, $"missing: {backend.Location} is not a repository (run init first)", innerException: exception);
+        }
+
+        RepositoryConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<RepositoryConfig>(bytes, RepositoryJson.Options);
+        }
+        catch (JsonException exception)
+        {
+            throw new RepositoryCorruptException(ConfigKey, $"is not valid JSON ({exception.Message})", innerException: exception);
+        }
+
+        if (config is null || config.Format != RepositoryConfig.FormatName)
+        {
+            throw new RepositoryCorruptException(ConfigKey, $"format is '{config?.Format}', expected '{RepositoryConfig.FormatName}'");
+        }
+
+        if (config.Version != RepositoryConfig.CurrentVersion)
+        {
+            throw new UnsupportedFormatVersionException(ConfigKey, "repository format version", config.Version, RepositoryConfig.CurrentVersion);
+        }
+
+        if (config.RepositoryId.Length != 32 || !config.RepositoryId.All(char.IsAsciiHexDigitLower))
+        {
+            throw new RepositoryCorruptException(ConfigKey, $"repository id '{config.RepositoryId}' is not 32 lower-case hex digits");
+        }
+
+        try
+        {
+            _ = new FixedChunkLayout(0, config.DiskChunkSize);
+            _ = new ContentDefinedChunker(new byte[32], config.StreamChunkMin, config.StreamChunkAverage, config.StreamChunkMax);
+        }
+        catch (ArgumentException exception)
+        {
+            throw new RepositoryCorruptException(ConfigKey, $"has invalid chunking parameters ({exception.Message})", innerException: exception);
+        }
+
+        return config;
+    }
+}

@@ -1,0 +1,175 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Backup.Repository.Errors;
+using ZstdSharp;
+
+namespace Backup.Repository.Crypto;
+
+/// <summary>
+/// Seals and opens blobs (format §5): <c>version ‖ nonce ‖ AES-256-GCM(compression byte ‖ payload) ‖ tag</c>,
+/// compressing with zstd when that makes the payload smaller. Safe to use from several threads.
+/// </summary>
+internal sealed class BlobSealer : IDisposable
+{
+    public const byte EncodingVersion = 1;
+    public const int NonceLength = 12;
+    public const int TagLength = 16;
+    public const int Overhead = 1 + NonceLength + 1 + TagLength;
+    private const byte Stored = 0;
+    private const byte Zstd = 1;
+
+    private readonly byte[] _key;
+    private readonly int _compressionLevel;
+    private readonly ThreadLocal<AesGcm> _aes;
+    private readonly ThreadLocal<Compressor> _compressor;
+    private readonly ThreadLocal<Decompressor> _decompressor;
+
+    public BlobSealer(byte[] encryptionKey, int compressionLevel = 3)
+    {
+        _key = encryptionKey;
+        _compressionLevel = compressionLevel;
+        _aes = new ThreadLocal<AesGcm>(() => new AesGcm(_key, TagLength), trackAllValues: true);
+        _compressor = new ThreadLocal<Compressor>(() => new Compressor(_compressionLevel), trackAllValues: true);
+        _decompressor = new ThreadLocal<Decompressor>(() => new Decompressor(), trackAllValues: true);
+    }
+
+    /// <summary>Compresses (when it helps) and encrypts <paramref name="payload"/>.</summary>
+    public byte[] Seal(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> associatedData, bool compress = true)
+    {
+        var bound = Compressor.GetCompressBound(payload.Length);
+        var plain = ArrayPool<byte>.Shared.Rent(1 + Math.Max(bound, payload.Length));
+        try
+        {
+            var plainLength = 0;
+            if (compress && payload.Length > 64)
+            {
+                var compressed = _compressor.Value!.Wrap(payload, plain.AsSpan(1));
+                if (compressed < payload.Length)
+                {
+                    plain[0] = Zstd;
+                    plainLength = 1 + compressed;
+                }
+            }
+
+            if (plainLength == 0)
+            {
+                plain[0] = Stored;
+                payload.CopyTo(plain.AsSpan(1));
+                plainLength = 1 + payload.Length;
+            }
+
+            var sealedBlob = new byte[1 + NonceLength + plainLength + TagLength];
+            sealedBlob[0] = EncodingVersion;
+            var nonce = sealedBlob.AsSpan(1, NonceLength);
+            RandomNumberGenerator.Fill(nonce);
+            _aes.Value!.Encrypt(nonce, plain.AsSpan(0, plainLength), sealedBlob.AsSpan(1 + NonceLength, plainLength), sealedBlob.AsSpan(1 + NonceLength + plainLength), associatedData);
+            return sealedBlob;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plain);
+        }
+    }
+
+    /// <summary>
+    /// Authenticates, decrypts and decompresses a sealed blob. <paramref name="what"/> names it in errors
+    /// (for example "blob 1a2b… in pack packs/…"); <paramref name="expectedLength"/>, when known, is checked.
+    /// </summary>
+    public byte[] Open(ReadOnlySpan<byte> sealedBlob, ReadOnlySpan<byte> associatedData, string objectKey, string what, int expectedLength = -1)
+    {
+        if (sealedBlob.Length < Overhead)
+        {
+            throw new RepositoryCorruptException(objectKey, $"{what} is truncated ({sealedBlob.Length} bytes, a sealed blob has at least {Overhead})");
+        }
+
+        if (sealedBlob[0] != EncodingVersion)
+        {
+            throw new UnsupportedFormatVersionException(objectKey, $"{what} has blob encoding version", sealedBlob[0], EncodingVersion);
+        }
+
+        var plainLength = sealedBlob.Length - 1 - NonceLength - TagLength;
+        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
+        try
+        {
+            try
+            {
+                _aes.Value!.Decrypt(
+                    sealedBlob.Slice(1, NonceLength),
+                    sealedBlob.Slice(1 + NonceLength, plainLength),
+                    sealedBlob[^TagLength..],
+                    plain.AsSpan(0, plainLength),
+                    associatedData);
+            }
+            catch (AuthenticationTagMismatchException exception)
+            {
+                throw new RepositoryCorruptException(objectKey, $"{what} fails authentication (corrupted, truncated or tampered with)", innerException: exception);
+            }
+
+            var body = plain.AsSpan(1, plainLength - 1);
+            switch (plain[0])
+            {
+                case Stored:
+                    if (expectedLength >= 0 && body.Length != expectedLength)
+                    {
+                        throw new RepositoryCorruptException(objectKey, $"{what} holds {body.Length} bytes, the index says {expectedLength}");
+                    }
+
+                    return body.ToArray();
+                case Zstd:
+                    return Decompress(body, objectKey, what, expectedLength);
+                default:
+                    throw new UnsupportedFormatVersionException(objectKey, $"{what} has compression type", plain[0], Zstd);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plain);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var aes in _aes.Values)
+        {
+            aes.Dispose();
+        }
+
+        foreach (var compressor in _compressor.Values)
+        {
+            compressor.Dispose();
+        }
+
+        foreach (var decompressor in _decompressor.Values)
+        {
+            decompressor.Dispose();
+        }
+
+        _aes.Dispose();
+        _compressor.Dispose();
+        _decompressor.Dispose();
+    }
+
+    private byte[] Decompress(ReadOnlySpan<byte> body, string objectKey, string what, int expectedLength)
+    {
+        try
+        {
+            if (expectedLength >= 0)
+            {
+                var output = new byte[expectedLength];
+                var written = _decompressor.Value!.Unwrap(body, output);
+                if (written != expectedLength)
+                {
+                    throw new RepositoryCorruptException(objectKey, $"{what} decompresses to {written} bytes, the index says {expectedLength}");
+                }
+
+                return output;
+            }
+
+            return _decompressor.Value!.Unwrap(body).ToArray();
+        }
+        catch (ZstdException exception)
+        {
+            throw new RepositoryCorruptException(objectKey, $"{what} does not decompress ({exception.Message})", innerException: exception);
+        }
+    }
+}

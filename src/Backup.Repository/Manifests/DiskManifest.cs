@@ -1,0 +1,20 @@
+namespace Backup.Repository.Manifests;
+
+/// <summary>A disk image of a restore point: fixed aligned chunks, listed by chunk-map blobs (format §8).</summary>
+public sealed record DiskManifest
+{
+    /// <summary>Chunk ids per chunk-map blob.</summary>
+    public const int ChunksPerMap = 4096;
+
+    public string Name { get; init; } = string.Empty;
+
+    public long Length { get; init; }
+
+    public int ChunkSize { get; init; }
+
+    /// <summary>Hex ids of the chunk-map blobs; the all-zero id stands for a range of zero chunks.</summary>
+    public IReadOnlyList<string> Maps { get; init; } = [];
+
+    /// <summary>Changed chunks relative to the parent point.</summary>
+    public ChangedBlockMap Changed { get; init; } = new();
+}

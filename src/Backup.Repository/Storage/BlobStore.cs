@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Backup.Repository.Backends;
+using Backup.Repository.Blobs;
+using Backup.Repository.Crypto;
+using Backup.Repository.Errors;
+using Backup.Repository.Index;
+using Backup.Repository.Packs;
+
+namespace Backup.Repository.Storage;
+
+/// <summary>
+/// Reads and writes blobs through packs and the index. One instance per repository handle; writing sessions are
+/// serialized by the caller (one <see cref="BlobStoreSession"/> at a time per handle).
+/// </summary>
+internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, MasterKeys keys, RepositoryIndex index)
+{
+    public const string IndexPrefix = "index/";
+
+    public IRepositoryBackend Backend { get; } = backend;
+
+    public BlobSealer Sealer { get; } = sealer;
+
+    public MasterKeys Keys { get; } = keys;
+
+    public RepositoryIndex Index { get; } = index;
+
+    /// <summary>Reads and opens a blob, checking its content against its id. <paramref name="context"/> says what needs it.</summary>
+    public async Task<byte[]> ReadAsync(BlobType type, BlobId id, string context, IReadOnlyList<string> affectedPoints, CancellationToken cancellationToken)
+    {
+        if (!Index.TryGet(id, out var location))
+        {
+            throw new RepositoryCorruptException(
+                $"blob {id}",
+                $"{context} is not in any index (its pack was never uploaded or its index is lost)",
+                affectedPoints);
+        }
+
+        var key = location.Pack.Key;
+        byte[] sealedBlob;
+        try
+        {
+            sealedBlob = await Backend.GetRangeAsync(key, location.Entry.Offset, (int)location.Entry.SealedLength, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendObjectNotFoundException exception)
+        {
+            throw new RepositoryCorruptException(key, $"pack is missing; it holds {context}", affectedPoints, exception);
+        }
+
+        try
+        {
+            if (sealedBlob.Length != location.Entry.SealedLength)
+            {
+                throw new RepositoryCorruptException(key, $"pack is truncated: {context} (blob {id.ToShortString()}) ends past its end");
+            }
+
+            var content = Sealer.Open(sealedBlob, AssociatedData.ForBlob(type, id), key, $"blob {id.ToShortString()} ({context})", (int)location.Entry.PlainLength);
+            if (Keys.ComputeId(content) != id)
+            {
+                throw new RepositoryCorruptException(key, $"blob {id.ToShortString()} ({context}) does not match its id");
+            }
+
+            return content;
+        }
+        catch (RepositoryCorruptException exception) when (affectedPoints.Count > 0 && exception.AffectedPoints.Count == 0)
+        {
+            throw new RepositoryCorruptException(exception.ObjectKey, exception.Problem, affectedPoints, exception);
+        }
+    }
+
+    /// <summary>Loads every index file into <see cref="Index"/>, honouring supersession.</summary>
+    public async Task LoadIndexAsync(CancellationToken cancellationToken)
+    {
+        var files = new ConcurrentDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>();
+        var keys = new List<string>();
+        await foreach (var item in Backend.ListAsync(IndexPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            keys.Add(item.Key);
+        }
+
+        await Parallel.ForEachAsync(keys, cancellationToken, async (key, token) =>
+        {
+            var bytes = await Backend.GetAsync(key, token).ConfigureAwait(false);
+            var name = key[IndexPrefix.Length..];
+            if (Convert.ToHexStringLower(SHA256.HashData(bytes)) != name)
+            {
+                throw new RepositoryCorruptException(key, "index file does not match its name (SHA-256): it is corrupted; rebuild the index from the packs");
+            }
+
+            var payload = Sealer.Open(bytes, AssociatedData.Index, key, "index file");
+            files[BlobId.Parse(name)] = IndexFile.Decode(payload, key);
+        }).ConfigureAwait(false);
+
+        var superseded = files.Values.SelectMany(file => file.Superseded).ToHashSet();
+        foreach (var (id, file) in files)
+        {
+            if (superseded.Contains(id))
+            {
+                continue;
+            }
+
+            foreach (var pack in file.Packs)
+            {
+                Index.Add(pack);
+            }
+        }
+    }
+}

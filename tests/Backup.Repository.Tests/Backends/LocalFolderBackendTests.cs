@@ -1,0 +1,44 @@
+using Backup.Repository.Backends;
+using Backup.Repository.Backends.Local;
+using Backup.Repository.Tests.Support;
+
+namespace Backup.Repository.Tests.Backends;
+
+/// <summary>The conformance suite over a local folder, plus what is specific to folders.</summary>
+public sealed class LocalFolderBackendTests : BackendConformanceTests, IDisposable
+{
+    private readonly TemporaryFolder _folder = new();
+
+    protected override IRepositoryBackend CreateBackend() => new LocalFolderBackend(Path.Combine(_folder.Path, Guid.NewGuid().ToString("N")));
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task Puts_leave_no_temporary_files_and_leftovers_are_never_listed()
+    {
+        var root = Path.Combine(_folder.Path, "repo");
+        var backend = new LocalFolderBackend(root);
+        await backend.PutAsync("packs/aa/one", new byte[10], PutMode.Overwrite);
+        Assert.Equal(["one"], Directory.GetFiles(Path.Combine(root, "packs", "aa")).Select(Path.GetFileName));
+
+        await File.WriteAllBytesAsync(Path.Combine(root, "packs", "aa", ".tmp-crashed"), new byte[3]);
+        var keys = new List<string>();
+        await foreach (var item in backend.ListAsync("packs/"))
+        {
+            keys.Add(item.Key);
+        }
+
+        Assert.Equal(["packs/aa/one"], keys);
+    }
+
+    [Theory]
+    [InlineData("../escape")]
+    [InlineData("/absolute")]
+    [InlineData("a//b")]
+    [InlineData("a\\b")]
+    public async Task Keys_that_could_leave_the_folder_are_refused(string key)
+    {
+        var backend = CreateBackend();
+        await Assert.ThrowsAsync<ArgumentException>(() => backend.PutAsync(key, new byte[1], PutMode.Overwrite));
+    }
+}
