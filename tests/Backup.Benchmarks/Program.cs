@@ -10,7 +10,9 @@ switch (scenario)
 {
     case "boot":
         return BootBenchmark.Run(options);
+    case "checkpoint":
+        return CheckpointBenchmark.Run(options);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, checkpoint)");
         return 2;
 }

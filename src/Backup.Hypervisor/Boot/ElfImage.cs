@@ -150,7 +150,7 @@ public sealed class ElfImage
             while (remaining > 0)
             {
                 var chunk = (int)Math.Min(remaining, 1UL << 30);
-                if (!ram.TryGetSpan(zeroAt, chunk, out var span))
+                if (!ram.TryGetWritableSpan(zeroAt, chunk, out var span))
                 {
                     throw new InvalidOperationException($"{SourceName}: bss of {segment} left guest RAM while zero-filling");
                 }

@@ -34,6 +34,22 @@ public sealed unsafe partial class Hart
         _fetchTag = TlbEntry.InvalidTag;
     }
 
+    /// <summary>
+    /// Drops every cached write permission (all contexts), so the next write to each page is reported to the
+    /// page-write tracker again: called at each checkpoint cut, when a new dirty generation begins.
+    /// </summary>
+    public void FlushWriteTlb()
+    {
+        for (int set = 0; set < TlbSets; set++)
+        {
+            var span = new Span<TlbEntry>(_tlbBase + (((set * TlbTypes) + (int)AccessType.Write) * TlbSize), TlbSize);
+            foreach (ref var e in span)
+            {
+                e.Tag = TlbEntry.InvalidTag;
+            }
+        }
+    }
+
     private void FlushTlbPage(ulong va)
     {
         ulong tag = va >> 12;
@@ -123,6 +139,7 @@ public sealed unsafe partial class Hart
             ulong updated = pte | PteA | (type == AccessType.Write ? PteD : 0);
             if (updated != pte && updateAccessedDirty)
             {
+                _ram.Tracker.NotifyWrite(pteAddress, 8);
                 *ptePointer = updated;
             }
 
@@ -253,6 +270,11 @@ public sealed unsafe partial class Hart
         if (!Translate(va, AccessType.Write, _dataMode, out ulong pa))
         {
             return false;
+        }
+
+        if (_ram.Contains(pa & ~0xFFFUL, 4096))
+        {
+            _ram.Tracker.NotifyWrite(pa, (ulong)size); // before the page becomes writable in the TLB
         }
 
         if (TryCacheRamPage(_writeTlb, va, pa, out long addend))

@@ -1,5 +1,6 @@
 using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Devices;
 
@@ -16,7 +17,7 @@ namespace Backup.Hypervisor.Devices;
 /// MTIP is re-evaluated when mtimecmp is written and in <see cref="Poll"/>; <see cref="NextDeadline"/> tells the
 /// machine how far it may skip or sleep while every hart idles. Hart <c>i</c> is <c>harts[i]</c>.
 /// </summary>
-public sealed class Clint : IMmioDevice, IPolledDevice
+public sealed class Clint : IMmioDevice, IPolledDevice, IDeviceState
 {
     /// <summary>QEMU virt's CLINT address.</summary>
     public const ulong DefaultBase = 0x2000000;
@@ -175,6 +176,41 @@ public sealed class Clint : IMmioDevice, IPolledDevice
         {
             _mtip[hart] = level;
             _harts[hart].SetInterruptPending(InterruptBits.MTIP, level);
+        }
+    }
+
+    /// <inheritdoc />
+    public string StateName => Name;
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteBoolArray(_msip);
+        writer.WriteU64Array(_mtimecmp);
+        writer.WriteBoolArray(_mtip);
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"CLINT state version {version} is not supported (this build reads version 1)");
+        }
+
+        reader.ReadBoolArray(_msip);
+        reader.ReadU64Array(_mtimecmp);
+        reader.ReadBoolArray(_mtip);
+        reader.ExpectEnd();
+        for (int h = 0; h < _harts.Length; h++)
+        {
+            _harts[h].SetInterruptPending(InterruptBits.MSIP, _msip[h]);
+            _harts[h].SetInterruptPending(InterruptBits.MTIP, _mtip[h]);
         }
     }
 }

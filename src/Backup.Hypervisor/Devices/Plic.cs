@@ -1,4 +1,5 @@
 using Backup.Hypervisor.Cpu;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Devices;
 
@@ -17,7 +18,7 @@ namespace Backup.Hypervisor.Devices;
 /// Gateways are level-triggered: a source is pending while its line is high and it is not claimed; completing it
 /// re-arms the gateway, so a line still high becomes pending again.
 /// </summary>
-public sealed class Plic : IMmioDevice
+public sealed class Plic : IMmioDevice, IDeviceState
 {
     /// <summary>QEMU virt's PLIC address.</summary>
     public const ulong DefaultBase = 0xC000000;
@@ -317,5 +318,56 @@ public sealed class Plic : IMmioDevice
             _harts[hart].SetInterruptPending(InterruptBits.MEIP, BestSource(2 * hart) != 0);
             _harts[hart].SetInterruptPending(InterruptBits.SEIP, BestSource((2 * hart) + 1) != 0);
         }
+    }
+
+    /// <inheritdoc />
+    public string StateName => Name;
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteU32Array(_priority);
+        writer.WriteBoolArray(_level);
+        writer.WriteBoolArray(_pending);
+        writer.WriteBoolArray(_claimed);
+        writer.WriteU32((uint)_enable.Length);
+        foreach (uint[] words in _enable)
+        {
+            writer.WriteU32Array(words);
+        }
+
+        writer.WriteU32Array(_threshold);
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"PLIC state version {version} is not supported (this build reads version 1)");
+        }
+
+        reader.ReadU32Array(_priority);
+        reader.ReadBoolArray(_level);
+        reader.ReadBoolArray(_pending);
+        reader.ReadBoolArray(_claimed);
+        if (reader.ReadU32() != (uint)_enable.Length)
+        {
+            throw reader.Fail($"the saved PLIC has a different number of contexts than this machine ({_enable.Length})");
+        }
+
+        foreach (uint[] words in _enable)
+        {
+            reader.ReadU32Array(words);
+        }
+
+        reader.ReadU32Array(_threshold);
+        reader.ExpectEnd();
+        UpdateTargets();
     }
 }

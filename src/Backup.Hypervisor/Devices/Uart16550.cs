@@ -1,3 +1,5 @@
+using Backup.Hypervisor.Snapshots;
+
 namespace Backup.Hypervisor.Devices;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace Backup.Hypervisor.Devices;
 /// change (IER.EDSSI, only ever produced by loopback mode). Loopback (MCR bit 4) routes THR back into the
 /// receive queue and MCR's outputs to MSR's inputs, as Linux's 8250 probe expects.
 /// </summary>
-public sealed class Uart16550 : IMmioDevice, IPolledDevice
+public sealed class Uart16550 : IMmioDevice, IPolledDevice, IDeviceState
 {
     /// <summary>QEMU virt's UART address.</summary>
     public const ulong DefaultBase = 0x10000000;
@@ -367,5 +369,71 @@ public sealed class Uart16550 : IMmioDevice, IPolledDevice
             _interruptLevel = level;
             _interrupt.Set(level);
         }
+    }
+
+    /// <inheritdoc />
+    public string StateName => Name;
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        lock (_inputLock)
+        {
+            var pending = new byte[_inputCount];
+            for (int i = 0; i < _inputCount; i++)
+            {
+                pending[i] = _input[(_inputHead + i) % InputCapacity];
+            }
+
+            writer.WriteBytes(pending);
+            writer.WriteBool(_inputOverrun);
+        }
+
+        foreach (byte r in new[] { _ier, _fcr, _lcr, _mcr, _msr, _scr, _dll, _dlm })
+        {
+            writer.WriteU8(r);
+        }
+
+        writer.WriteBool(_thrInterruptPending);
+        writer.WriteBool(_interruptLevel);
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"UART state version {version} is not supported (this build reads version 1)");
+        }
+
+        byte[] pending = reader.ReadBytes();
+        if (pending.Length > InputCapacity)
+        {
+            throw reader.Fail($"{pending.Length} bytes of pending input exceed the UART's {InputCapacity}-byte queue");
+        }
+
+        bool overrun = reader.ReadBool();
+        byte ier = reader.ReadU8(), fcr = reader.ReadU8(), lcr = reader.ReadU8(), mcr = reader.ReadU8();
+        byte msr = reader.ReadU8(), scr = reader.ReadU8(), dll = reader.ReadU8(), dlm = reader.ReadU8();
+        bool thrPending = reader.ReadBool();
+        bool level = reader.ReadBool();
+        reader.ExpectEnd();
+        lock (_inputLock)
+        {
+            pending.CopyTo(_input, 0);
+            _inputHead = 0;
+            _inputCount = pending.Length;
+            _inputOverrun = overrun;
+        }
+
+        (_ier, _fcr, _lcr, _mcr, _msr, _scr, _dll, _dlm) = (ier, fcr, lcr, mcr, msr, scr, dll, dlm);
+        _thrInterruptPending = thrPending;
+        _interruptLevel = level;
+        _interrupt.Set(level);
     }
 }

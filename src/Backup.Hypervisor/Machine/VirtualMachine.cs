@@ -17,7 +17,7 @@ namespace Backup.Hypervisor.Machine;
 /// <see cref="VmConfiguration"/>; <see cref="Run"/> executes it on the calling thread until it stops and says why,
 /// <see cref="Start"/> runs it on a thread of its own. Several machines can run in one process: they share nothing.
 /// </summary>
-public sealed class VirtualMachine : IDisposable
+public sealed partial class VirtualMachine : IDisposable
 {
     /// <summary>Where the agent channel's UART sits (after the console UART's 0x100-byte window) and its PLIC source.</summary>
     public const ulong AgentUartBase = 0x1000_0100;
@@ -34,6 +34,8 @@ public sealed class VirtualMachine : IDisposable
     private readonly IPolledDevice[] _polled;
     private readonly Clint _clint;
     private readonly Uart16550 _uart;
+    private readonly Plic _plic;
+    private readonly List<Snapshots.IDeviceState> _stateParts = [];
     private readonly SbiServer? _sbi;
     private readonly HtifHost? _htif;
     private readonly Action<byte> _consoleOutput;
@@ -42,6 +44,8 @@ public sealed class VirtualMachine : IDisposable
     private readonly AutoResetEvent _wake = new(false);
     private readonly List<VirtioMmioTransport> _virtio = [];
     private volatile VmExit? _exitRequest;
+    private ulong _runUntil;
+    private int _runningThread;
     private Thread? _thread;
     private VmExit? _exit;
 
@@ -49,6 +53,11 @@ public sealed class VirtualMachine : IDisposable
     /// <param name="consoleOutput">Receives every byte the guest writes to its console (UART, SBI or HTIF).</param>
     /// <param name="log">Receives host-side diagnostics: guest errors reported by devices (malformed requests).</param>
     public VirtualMachine(VmConfiguration config, Action<byte> consoleOutput, Action<string>? log = null)
+        : this(config, consoleOutput, log, loadImage: true)
+    {
+    }
+
+    private VirtualMachine(VmConfiguration config, Action<byte> consoleOutput, Action<string>? log, bool loadImage)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -76,7 +85,7 @@ public sealed class VirtualMachine : IDisposable
             };
 
             _clint = new Clint(_harts, _clock, Description.Clint!.Base);
-            var plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
+            var plic = _plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
             _uart = new Uart16550(consoleOutput, plic.GetLine((int)Description.Uart!.Irq), Description.Uart.Base);
             var syscon = new SysconPower(OnPowerRequest, Description.TestDevice!.Base);
             _bus.Attach(_clint);
@@ -104,12 +113,22 @@ public sealed class VirtualMachine : IDisposable
                 channel = new Uart16550(Agent.Receive, plic.GetLine((int)agentUart.Irq), agentUart.Base, "agent-uart");
                 _bus.Attach(channel);
                 _polled = [.. _polled, channel];
+                _stateParts.Add(channel);
             }
 
-            _htif = linux ? null : LoadElf(config.ElfPath!);
-            if (linux)
+            _stateParts.InsertRange(0, [.. _harts, _clock, _clint, _plic, _uart, .. _virtio]);
+            if (_sbi is not null)
             {
-                LoadLinux(config.KernelPath!);
+                _stateParts.Add(_sbi);
+            }
+
+            if (loadImage)
+            {
+                _htif = linux ? null : LoadElf(config.ElfPath!);
+                if (linux)
+                {
+                    LoadLinux(config.KernelPath!);
+                }
             }
         }
         catch
@@ -187,6 +206,20 @@ public sealed class VirtualMachine : IDisposable
         return done;
     }
 
+    /// <summary>Runs until the machine has retired <paramref name="retiredInstructions"/> in total (or stops earlier).</summary>
+    public VmExit RunUntil(ulong retiredInstructions)
+    {
+        _runUntil = retiredInstructions;
+        try
+        {
+            return Run();
+        }
+        finally
+        {
+            _runUntil = 0;
+        }
+    }
+
     /// <summary>Runs until the guest powers off, fails, or the host stops it.</summary>
     public VmExit Run()
     {
@@ -215,9 +248,24 @@ public sealed class VirtualMachine : IDisposable
 
     private VmExit RunLoop()
     {
+        Interlocked.Exchange(ref _runningThread, Environment.CurrentManagedThreadId);
+        try
+        {
+            return RunLoopCore();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _runningThread, 0);
+            ServiceCheckpointRequests();
+        }
+    }
+
+    private VmExit RunLoopCore()
+    {
         int quantum = _config.Quantum;
         while (true)
         {
+            ServiceCheckpointRequests();
             bool anyRunning = false;
             foreach (var hart in _harts)
             {
@@ -272,9 +320,10 @@ public sealed class VirtualMachine : IDisposable
                 return request;
             }
 
-            if (_config.InstructionLimit != 0 && _clock.RetiredInstructions >= _config.InstructionLimit)
+            ulong limit = _runUntil != 0 ? _runUntil : _config.InstructionLimit;
+            if (limit != 0 && _clock.RetiredInstructions >= limit)
             {
-                return new VmExit(VmExitKind.Stopped, 124, $"instruction limit of {_config.InstructionLimit} reached");
+                return new VmExit(VmExitKind.Stopped, 124, $"instruction limit of {limit} reached");
             }
 
             if (!anyRunning && !Idle())

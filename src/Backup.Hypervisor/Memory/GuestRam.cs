@@ -21,7 +21,11 @@ public sealed unsafe class GuestRam : IDisposable
         Base = baseAddress;
         Size = size;
         _pointer = (byte*)NativeMemory.AllocZeroed((nuint)size);
+        Tracker = new PageWriteTracker(this);
     }
+
+    /// <summary>Which pages are written: dirty generations, copy-on-write capture.</summary>
+    public PageWriteTracker Tracker { get; }
 
     /// <summary>Guest-physical address of the first byte.</summary>
     public ulong Base { get; }
@@ -48,6 +52,22 @@ public sealed unsafe class GuestRam : IDisposable
         return true;
     }
 
+    /// <summary>A view of guest memory a device is about to write (DMA into the guest); the pages are reported as written.</summary>
+    public bool TryGetWritableSpan(ulong pa, int length, out Span<byte> span)
+    {
+        if (!TryGetSpan(pa, length, out span))
+        {
+            return false;
+        }
+
+        Tracker.NotifyWrite(pa, (ulong)length);
+        return true;
+    }
+
+    /// <summary>Copies page <paramref name="pageIndex"/> (relative to <see cref="Base"/>) into <paramref name="into"/>.</summary>
+    public void CopyPage(ulong pageIndex, Span<byte> into) =>
+        new ReadOnlySpan<byte>(_pointer + (pageIndex << PageWriteTracker.PageShift), PageWriteTracker.PageSize).CopyTo(into);
+
     /// <summary>Copies bytes into guest memory (loading kernels, device trees). Throws when out of range.</summary>
     public void Write(ulong pa, ReadOnlySpan<byte> data)
     {
@@ -56,6 +76,7 @@ public sealed unsafe class GuestRam : IDisposable
             throw new ArgumentOutOfRangeException(nameof(pa), $"[0x{pa:x}, +0x{data.Length:x}) is outside guest RAM [0x{Base:x}, +0x{Size:x})");
         }
 
+        Tracker.NotifyWrite(pa, (ulong)data.Length);
         data.CopyTo(span);
     }
 

@@ -19,9 +19,6 @@ public sealed class SystemBus
 
     public IReadOnlyList<IMmioDevice> Devices => _devices;
 
-    /// <summary>Raised after every MMIO write, so the CPU can re-check interrupts a device may have raised.</summary>
-    public bool MmioWritten { get; set; }
-
     /// <summary>Maps a device. Throws when its window overlaps RAM or another device.</summary>
     public void Attach(IMmioDevice device)
     {
@@ -87,6 +84,7 @@ public sealed class SystemBus
     {
         if (Ram.Contains(pa, (ulong)size))
         {
+            Ram.Tracker.NotifyWrite(pa, (ulong)size);
             byte* p = Ram.Pointer + (pa - Ram.Base);
             switch (size)
             {
@@ -106,7 +104,6 @@ public sealed class SystemBus
         }
 
         device.Write(pa - device.Base, size, value);
-        MmioWritten = true;
         return true;
     }
 

@@ -1,4 +1,5 @@
 using Backup.Hypervisor.Cpu;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Sbi;
 
@@ -7,7 +8,7 @@ namespace Backup.Hypervisor.Sbi;
 /// BASE, TIME, IPI, RFENCE, HSM and SRST, plus the legacy console putchar/getchar, set_timer and shutdown calls.
 /// Arguments arrive in a0-a5, the function id in a6 and the extension id in a7; results go to a0 (error) and a1 (value).
 /// </summary>
-public sealed class SbiServer : ISupervisorCallHandler
+public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
 {
     public const long ExtensionBase = 0x10;
     public const long ExtensionTime = 0x54494D45;
@@ -228,5 +229,31 @@ public sealed class SbiServer : ISupervisorCallHandler
 
         caller.State = HartState.Stopped;
         return (SbiError.Success, 0);
+    }
+
+    /// <inheritdoc />
+    public string StateName => "sbi";
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteBool(ConsoleInputUsed);
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"SBI state version {version} is not supported (this build reads version 1)");
+        }
+
+        ConsoleInputUsed = reader.ReadBool();
+        reader.ExpectEnd();
     }
 }

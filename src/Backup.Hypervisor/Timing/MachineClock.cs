@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Timing;
 
@@ -7,12 +8,12 @@ namespace Backup.Hypervisor.Timing;
 /// In <see cref="ClockMode.Deterministic"/> mode time is a pure function of retired instructions plus idle
 /// time skipped by <see cref="SkipTo"/>, so replaying the same instructions gives the same time.
 /// </summary>
-public sealed class MachineClock
+public sealed class MachineClock : IDeviceState
 {
     /// <summary>Timebase frequency advertised in the device tree (10 MHz, as QEMU's virt machine).</summary>
     public const ulong Frequency = 10_000_000;
 
-    private readonly long _startTimestamp;
+    private long _startTimestamp;
     private ulong _offset;
     private ulong _retired;
 
@@ -62,4 +63,58 @@ public sealed class MachineClock
 
     /// <summary>Converts a tick delta to host time.</summary>
     public static TimeSpan ToTimeSpan(ulong ticks) => TimeSpan.FromTicks((long)Math.Min(ticks, (ulong)long.MaxValue / 2));
+
+    /// <inheritdoc />
+    public string StateName => "clock";
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteU8((byte)Mode);
+        writer.WriteU64(Now);
+        writer.WriteU64(_offset);
+        writer.WriteU64(_retired);
+    }
+
+    /// <summary>
+    /// Deterministic: time and retired count continue exactly. Real time: guest time continues from the saved
+    /// value and advances with the host's wall clock from now on (no jump back, no replay of the gap).
+    /// </summary>
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"clock state version {version} is not supported (this build reads version 1)");
+        }
+
+        byte mode = reader.ReadU8();
+        ulong now = reader.ReadU64();
+        ulong offset = reader.ReadU64();
+        ulong retired = reader.ReadU64();
+        reader.ExpectEnd();
+        if (mode > (byte)ClockMode.Deterministic)
+        {
+            throw reader.Fail($"unknown clock mode {mode}");
+        }
+
+        _retired = retired;
+        if (Mode == ClockMode.Deterministic && (ClockMode)mode == ClockMode.Deterministic)
+        {
+            _offset = offset;
+        }
+        else if (Mode == ClockMode.Deterministic)
+        {
+            _offset = now - (_retired / InstructionsPerTick);
+        }
+        else
+        {
+            _startTimestamp = Stopwatch.GetTimestamp();
+            _offset = now;
+        }
+    }
 }

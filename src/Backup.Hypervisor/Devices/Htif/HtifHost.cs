@@ -110,7 +110,7 @@ public sealed class HtifHost
 
     private void WriteWord(ulong address, ulong value)
     {
-        _ram.TryGetSpan(address, 8, out var span);
+        _ram.TryGetWritableSpan(address, 8, out var span);
         BitConverter.TryWriteBytes(span, value);
     }
 }

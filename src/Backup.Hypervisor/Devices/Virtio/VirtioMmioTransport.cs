@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Backup.Hypervisor.Memory;
 using static Backup.Hypervisor.Devices.Virtio.VirtioMmioRegisters;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Devices.Virtio;
 
@@ -14,7 +15,7 @@ namespace Backup.Hypervisor.Devices.Virtio;
 /// A malformed ring sets DEVICE_NEEDS_RESET and raises a configuration-change interrupt; the reason is in
 /// <see cref="LastError"/> and passed to the error callback. Nothing the guest writes makes this class throw.
 /// </summary>
-public sealed class VirtioMmioTransport : IMmioDevice
+public sealed class VirtioMmioTransport : IMmioDevice, IDeviceState
 {
     /// <summary>QEMU virt's first virtio-mmio slot; slot i is at 0x10001000 + 0x1000*i with PLIC source 1 + i.</summary>
     public const ulong DefaultBase = 0x10001000;
@@ -411,5 +412,76 @@ public sealed class VirtioMmioTransport : IMmioDevice
             _interruptLevel = level;
             _interrupt.Set(level);
         }
+    }
+
+    /// <inheritdoc />
+    public string StateName => Name;
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteU32(_backend.DeviceId);
+        writer.WriteU32(_deviceFeaturesSel);
+        writer.WriteU32(_driverFeaturesSel);
+        writer.WriteU64(_driverFeatures);
+        writer.WriteU32(_queueSel);
+        writer.WriteU32(_status);
+        writer.WriteU32(_interruptStatus);
+        writer.WriteBool(_interruptLevel);
+        writer.WriteU32((uint)_queues.Length);
+        foreach (var queue in _queues)
+        {
+            queue.SaveState(writer);
+        }
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (version != 1)
+        {
+            throw reader.Fail($"virtio-mmio state version {version} is not supported (this build reads version 1)");
+        }
+
+        uint deviceId = reader.ReadU32();
+        if (deviceId != _backend.DeviceId)
+        {
+            throw reader.Fail($"saved virtio device id {deviceId} does not match this slot's device {_backend.DeviceId}");
+        }
+
+        _deviceFeaturesSel = reader.ReadU32();
+        _driverFeaturesSel = reader.ReadU32();
+        _driverFeatures = reader.ReadU64();
+        _queueSel = reader.ReadU32();
+        _status = reader.ReadU32();
+        _interruptStatus = reader.ReadU32();
+        _interruptLevel = reader.ReadBool();
+        if (reader.ReadU32() != (uint)_queues.Length)
+        {
+            throw reader.Fail($"saved queue count differs from this device's {_queues.Length}");
+        }
+
+        foreach (var queue in _queues)
+        {
+            queue.RestoreState(reader);
+        }
+
+        reader.ExpectEnd();
+        if ((_driverFeatures & ~_offeredFeatures) != 0)
+        {
+            throw reader.Fail($"saved driver features 0x{_driverFeatures:x} were never offered (0x{_offeredFeatures:x})");
+        }
+
+        if ((_status & VirtioDeviceStatus.DriverOk) != 0 && (_status & VirtioDeviceStatus.FeaturesOk) != 0)
+        {
+            _backend.Activate(_driverFeatures);
+        }
+
+        _interrupt.Set(_interruptLevel);
     }
 }

@@ -129,7 +129,7 @@ public sealed class Virtqueue
             return;
         }
 
-        if (!_ram.TryGetSpan(UsedRingAddress, 4 + (8 * (int)Size), out var used))
+        if (!_ram.TryGetWritableSpan(UsedRingAddress, 4 + (8 * (int)Size), out var used))
         {
             MarkBroken($"used ring 0x{UsedRingAddress:x} is outside guest RAM");
             return;
@@ -191,6 +191,42 @@ public sealed class Virtqueue
 
     /// <summary>The driver wrote 0 to QueueReady.</summary>
     internal void Deactivate() => IsReady = false;
+
+    /// <summary>Writes the queue's configuration and ring positions (part of the transport's state section).</summary>
+    internal void SaveState(Backup.Hypervisor.Snapshots.StateWriter writer)
+    {
+        writer.WriteU32(Size);
+        writer.WriteU64(DescriptorTableAddress);
+        writer.WriteU64(AvailableRingAddress);
+        writer.WriteU64(UsedRingAddress);
+        writer.WriteBool(IsReady);
+        writer.WriteString(BrokenReason ?? string.Empty);
+        writer.WriteBool(IndirectEnabled);
+        writer.WriteU16(_lastAvailIndex);
+        writer.WriteU16(_usedIndex);
+        writer.WriteBool(_completedSinceInterrupt);
+    }
+
+    internal void RestoreState(Backup.Hypervisor.Snapshots.StateReader reader)
+    {
+        uint size = reader.ReadU32();
+        if (size > MaxSize)
+        {
+            throw reader.Fail($"queue {Index} size {size} exceeds its maximum {MaxSize}");
+        }
+
+        Size = size;
+        DescriptorTableAddress = reader.ReadU64();
+        AvailableRingAddress = reader.ReadU64();
+        UsedRingAddress = reader.ReadU64();
+        IsReady = reader.ReadBool();
+        string broken = reader.ReadString();
+        BrokenReason = broken.Length == 0 ? null : broken;
+        IndirectEnabled = reader.ReadBool();
+        _lastAvailIndex = reader.ReadU16();
+        _usedIndex = reader.ReadU16();
+        _completedSinceInterrupt = reader.ReadBool();
+    }
 
     /// <summary>Back to the power-on state.</summary>
     internal void Reset()

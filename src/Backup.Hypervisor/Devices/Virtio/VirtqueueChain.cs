@@ -75,7 +75,9 @@ public sealed class VirtqueueChain
             {
                 long within = offset - position;
                 long length = Math.Min(Math.Min(buffer.Length - within, maxLength), int.MaxValue);
-                return _ram.TryGetSpan(buffer.Address + (ulong)within, (int)length, out span);
+                return writable
+                    ? _ram.TryGetWritableSpan(buffer.Address + (ulong)within, (int)length, out span)
+                    : _ram.TryGetSpan(buffer.Address + (ulong)within, (int)length, out span);
             }
 
             position += buffer.Length;

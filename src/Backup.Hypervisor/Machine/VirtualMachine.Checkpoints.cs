@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Numerics;
+using Backup.Hypervisor.Snapshots;
+
+namespace Backup.Hypervisor.Machine;
+
+public sealed partial class VirtualMachine
+{
+    private readonly ConcurrentQueue<(string Path, bool Incremental, TaskCompletionSource<VmCheckpoint> Done)> _checkpointRequests = new();
+    private Guid _lastCheckpointId;
+
+    /// <summary>
+    /// Takes a crash-consistent checkpoint into <paramref name="path"/> (a new file): every hart stopped at an
+    /// instruction boundary (virtio requests complete synchronously, so none is in flight), CPU and device state
+    /// captured, RAM captured copy-on-write in the background while the VM runs on. Incremental checkpoints carry
+    /// only the pages written since the previous checkpoint of this VM (the first one is full). Callable from any
+    /// thread; returns once the cut is taken.
+    /// </summary>
+    public VmCheckpoint Checkpoint(string path, bool incremental = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Volatile.Read(ref _runningThread) == 0 || Volatile.Read(ref _runningThread) == Environment.CurrentManagedThreadId)
+        {
+            return TakeCheckpoint(path, incremental);
+        }
+
+        var done = new TaskCompletionSource<VmCheckpoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _checkpointRequests.Enqueue((path, incremental, done));
+        _wake.Set();
+        return done.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Rebuilds a VM from a checkpoint chain: a full checkpoint followed by its incrementals in order. Every file's
+    /// checksum, format version and place in the chain is verified and the machine's shape must match
+    /// <paramref name="config"/>; the disks in <paramref name="config"/> must hold the contents of the cut.
+    /// </summary>
+    public static VirtualMachine Restore(VmConfiguration config, IReadOnlyList<string> chain, Action<byte> consoleOutput, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count == 0)
+        {
+            throw new ArgumentException("a checkpoint chain needs at least one (full) checkpoint");
+        }
+
+        var vm = new VirtualMachine(config, consoleOutput, log, loadImage: false);
+        try
+        {
+            vm.ApplyChain(chain);
+            return vm;
+        }
+        catch
+        {
+            vm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>SHA-256 over every part's saved state and all of RAM: equal digests mean equal machines.</summary>
+    internal byte[] DigestState()
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var part in _stateParts)
+        {
+            var section = new StateWriter();
+            part.SaveState(section);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(part.StateName));
+            hash.AppendData(section.ToArray());
+        }
+
+        var page = new byte[VmStateFile.PageSize];
+        for (ulong p = 0; p < _ram.Size / VmStateFile.PageSize; p++)
+        {
+            _ram.CopyPage(p, page);
+            hash.AppendData(page);
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    private void ServiceCheckpointRequests()
+    {
+        while (_checkpointRequests.TryDequeue(out var request))
+        {
+            try
+            {
+                request.Done.SetResult(TakeCheckpoint(request.Path, request.Incremental));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                request.Done.SetException(e);
+            }
+        }
+    }
+
+    private VmCheckpoint TakeCheckpoint(string path, bool incremental)
+    {
+        var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        var stun = Stopwatch.StartNew();
+        bool chained = incremental && _lastCheckpointId != Guid.Empty;
+        var header = new VmStateHeader(Guid.NewGuid(), chained ? _lastCheckpointId : Guid.Empty, DateTimeOffset.UtcNow,
+            _ram.Size, _harts.Length, _config.Disks.Count, Agent is not null);
+        var writer = new VmStateFile.Writer(stream, header);
+        foreach (var part in _stateParts)
+        {
+            var section = new StateWriter();
+            part.SaveState(section);
+            writer.WriteSection(part.StateName, part.StateVersion, section.ToArray());
+        }
+
+        // RAM: close the dirty generation, stop caching write permissions, and capture copy-on-write.
+        ulong[] ended = _ram.Tracker.SwapDirty();
+        ulong[] pages = chained ? ended : _ram.Tracker.SnapshotTouched();
+        ulong[] toVisit = (ulong[])pages.Clone();
+        foreach (var hart in _harts)
+        {
+            hart.FlushWriteTlb();
+        }
+
+        var preserved = new ConcurrentQueue<(ulong Page, byte[] Content)>();
+        _ram.Tracker.BeginCapture(pages, (page, content) => preserved.Enqueue((page, content)));
+        _lastCheckpointId = header.Id;
+        var completion = Task.Run(() => CopyPages(writer, stream, toVisit, preserved));
+        stun.Stop();
+
+        long count = toVisit.Sum(w => (long)BitOperations.PopCount(w));
+        return new VmCheckpoint(header, path, stun.Elapsed, count, completion);
+    }
+
+    private long CopyPages(VmStateFile.Writer writer, FileStream stream, ulong[] pages, ConcurrentQueue<(ulong Page, byte[] Content)> preserved)
+    {
+        try
+        {
+            var buffer = new byte[VmStateFile.PageSize];
+            for (int word = 0; word < pages.Length; word++)
+            {
+                ulong bits = pages[word];
+                while (bits != 0)
+                {
+                    int bit = BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    ulong page = ((ulong)word << 6) + (ulong)bit;
+                    if (_ram.Tracker.TryCopyPending(page, buffer))
+                    {
+                        writer.WritePage(page, buffer);
+                    }
+
+                    while (preserved.TryDequeue(out var early))
+                    {
+                        writer.WritePage(early.Page, early.Content);
+                    }
+                }
+            }
+
+            _ram.Tracker.EndCapture();
+            while (preserved.TryDequeue(out var late))
+            {
+                writer.WritePage(late.Page, late.Content);
+            }
+
+            writer.Finish();
+            stream.Flush(flushToDisk: true);
+            return writer.PagesWritten;
+        }
+        finally
+        {
+            _ram.Tracker.EndCapture();
+            writer.Dispose();
+            stream.Dispose();
+        }
+    }
+
+    private void ApplyChain(IReadOnlyList<string> chain)
+    {
+        Dictionary<string, (int Version, byte[] Payload)> sections = new(StringComparer.Ordinal);
+        Guid previous = Guid.Empty;
+        for (int i = 0; i < chain.Count; i++)
+        {
+            using var stream = new FileStream(chain[i], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            using var reader = new VmStateFile.Reader(stream, chain[i]);
+            var h = reader.Header;
+            if (i == 0 && h.IsIncremental)
+            {
+                throw new VmStateFormatException($"state file '{chain[i]}' is incremental (to {h.ParentId}); a chain starts with a full checkpoint");
+            }
+
+            if (i > 0 && h.ParentId != previous)
+            {
+                throw new VmStateFormatException($"state file '{chain[i]}' follows checkpoint {h.ParentId}, not {previous} ('{chain[i - 1]}')");
+            }
+
+            if (h.RamSize != _ram.Size || h.HartCount != _harts.Length || h.DiskCount != _config.Disks.Count || h.AgentChannel != (Agent is not null))
+            {
+                throw new VmStateFormatException(
+                    $"state file '{chain[i]}' was taken from a machine with {h.RamSize >> 20} MiB, {h.HartCount} CPUs, {h.DiskCount} disks, agent channel {h.AgentChannel}; " +
+                    $"this one has {_ram.Size >> 20} MiB, {_harts.Length} CPUs, {_config.Disks.Count} disks, agent channel {Agent is not null}");
+            }
+
+            sections.Clear();
+            while (reader.Next(out string? name, out int version, out byte[]? payload, out ulong page))
+            {
+                if (name is not null)
+                {
+                    sections[name] = (version, payload!);
+                }
+                else
+                {
+                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), payload ?? new byte[VmStateFile.PageSize]);
+                }
+            }
+
+            previous = h.Id;
+        }
+
+        foreach (var part in _stateParts)
+        {
+            if (!sections.Remove(part.StateName, out var section))
+            {
+                throw new VmStateFormatException($"state file '{chain[^1]}' has no state for '{part.StateName}'");
+            }
+
+            var reader = new StateReader(section.Payload, part.StateName);
+            part.RestoreState(reader, section.Version);
+        }
+
+        if (sections.Count > 0)
+        {
+            throw new VmStateFormatException($"state file '{chain[^1]}' holds state for parts this machine does not have: {string.Join(", ", sections.Keys)}");
+        }
+
+        _ram.Tracker.SwapDirty();
+        _lastCheckpointId = previous;
+    }
+}

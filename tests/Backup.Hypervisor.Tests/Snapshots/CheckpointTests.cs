@@ -1,0 +1,143 @@
+using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Snapshots;
+using Backup.Hypervisor.Tests.Support;
+using Backup.Hypervisor.Timing;
+using Backup.TestSupport;
+
+namespace Backup.Hypervisor.Tests.Snapshots;
+
+/// <summary>Checkpoints of the real Linux guest: bit-exact resume, many cuts while it runs, bad state files refused.</summary>
+public sealed class CheckpointTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("checkpoint-tests-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static VmConfiguration Config(IBlockDevice disk, ClockMode clock = ClockMode.Deterministic) => new()
+    {
+        KernelPath = GuestImage.KernelPath,
+        MemorySize = 64UL << 20,
+        CommandLine = "console=ttyS0 guest.heartbeat=1 guest.poweroff=2",
+        Disks = [disk],
+        Clock = clock,
+    };
+
+    [Fact]
+    public async Task Run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit()
+    {
+        string diskA = Path.Combine(_dir, "a.img"), diskB = Path.Combine(_dir, "b.img"), state = Path.Combine(_dir, "cut.vmstate");
+        RawFileDisk.Create(diskA, 16L << 20).Dispose();
+        const ulong n = 12_000_000, m = 40_000_000;
+
+        byte[] digestA;
+        string afterCutA;
+        VmExit exitA;
+        using (var disk = RawFileDisk.Open(diskA))
+        {
+            var console = new ConsoleCapture();
+            using var vm = new VirtualMachine(Config(disk), console.Write);
+            Assert.Equal(VmExitKind.Stopped, vm.RunUntil(n).Kind);
+            var cut = vm.Checkpoint(state);
+            Assert.Equal(Guid.Empty, cut.ParentId);
+            await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+            disk.Flush();
+            File.Copy(diskA, diskB);
+            int mark = console.Text.Length;
+            exitA = vm.RunUntil(n + m);
+            afterCutA = console.Text[mark..];
+            digestA = vm.DigestState();
+        }
+
+        using (var disk = RawFileDisk.Open(diskB))
+        {
+            var console = new ConsoleCapture();
+            using var vm = VirtualMachine.Restore(Config(disk), [state], console.Write);
+            var exitB = vm.RunUntil(n + m);
+            Assert.Equal(exitA, exitB);
+            Assert.Equal(afterCutA, console.Text);
+            Assert.Equal(digestA, vm.DigestState());
+        }
+
+        Assert.Contains("guest: disk write ok", afterCutA, StringComparison.Ordinal); // the disk was written after the cut
+        Assert.Equal(File.ReadAllBytes(diskA), File.ReadAllBytes(diskB));
+    }
+
+    [Fact]
+    public async Task Linux_keeps_running_across_many_checkpoints_and_the_chain_restores()
+    {
+        string diskPath = Path.Combine(_dir, "live.img");
+        RawFileDisk.Create(diskPath, 16L << 20).Dispose();
+        var chain = new List<string>();
+        using (var disk = RawFileDisk.Open(diskPath))
+        {
+            var console = new ConsoleCapture();
+            var config = Config(disk, ClockMode.RealTime) with { CommandLine = "console=ttyS0 guest.heartbeat=1 guest.poweroff=3" };
+            using var vm = new VirtualMachine(config, console.Write);
+            vm.Start();
+            for (int i = 0; i < 12 && !vm.WaitForExit(TimeSpan.FromMilliseconds(150), out _); i++)
+            {
+                string path = Path.Combine(_dir, $"cut{i}.vmstate");
+                var cut = vm.Checkpoint(path);
+                await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+                Assert.Equal(i == 0 ? Guid.Empty : VmStateFile.ReadHeader(chain[^1]).Id, cut.ParentId);
+                chain.Add(path);
+            }
+
+            var exit = vm.WaitForExit();
+            Assert.True(exit.Kind == VmExitKind.PowerOff, $"{exit}\n{console.Text}");
+            Assert.Contains("guest: disk write ok", console.Text, StringComparison.Ordinal);
+        }
+
+        Assert.True(chain.Count >= 3, $"only {chain.Count} checkpoints were taken before the guest finished");
+        // A later incremental is smaller than the full one: only dirty pages travel.
+        Assert.True(new FileInfo(chain[^1]).Length < new FileInfo(chain[0]).Length);
+
+        // The whole chain restores into a machine that runs on (the guest resumes its heartbeats and powers off).
+        File.Copy(diskPath, diskPath + ".restore");
+        using var restoredDisk = RawFileDisk.Open(diskPath + ".restore");
+        var restoredConsole = new ConsoleCapture();
+        using var restored = VirtualMachine.Restore(Config(restoredDisk, ClockMode.RealTime), chain, restoredConsole.Write);
+        var restoredExit = restored.Run();
+        Assert.True(restoredExit.Kind == VmExitKind.PowerOff, $"{restoredExit}\n{restoredConsole.Text}");
+    }
+
+    [Fact]
+    public async Task Damaged_truncated_foreign_and_misordered_state_files_are_refused_with_the_reason()
+    {
+        string diskPath = Path.Combine(_dir, "d.img");
+        RawFileDisk.Create(diskPath, 16L << 20).Dispose();
+        using var disk = RawFileDisk.Open(diskPath);
+        string full = Path.Combine(_dir, "full.vmstate"), inc = Path.Combine(_dir, "inc.vmstate");
+        using (var vm = new VirtualMachine(Config(disk), _ => { }))
+        {
+            vm.RunUntil(5_000_000);
+            await vm.Checkpoint(full).Completion;
+            vm.RunUntil(6_000_000);
+            await vm.Checkpoint(inc).Completion;
+        }
+
+        string Refused(IReadOnlyList<string> chain, VmConfiguration? config = null) =>
+            Assert.Throws<VmStateFormatException>(() => VirtualMachine.Restore(config ?? Config(disk), chain, _ => { }).Dispose()).Message;
+
+        byte[] bytes = File.ReadAllBytes(full);
+        string flipped = Path.Combine(_dir, "flipped.vmstate");
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(flipped, bytes);
+        Assert.Contains("checksum mismatch", Refused([flipped]), StringComparison.Ordinal);
+
+        string truncated = Path.Combine(_dir, "truncated.vmstate");
+        File.WriteAllBytes(truncated, File.ReadAllBytes(full)[..^100]);
+        Assert.Matches("truncated|checksum", Refused([truncated]));
+
+        string future = Path.Combine(_dir, "future.vmstate");
+        bytes = File.ReadAllBytes(full);
+        bytes[8] = 99;
+        File.WriteAllBytes(future, bytes);
+        Assert.Contains("version 99 is not supported", Refused([future]), StringComparison.Ordinal);
+
+        Assert.Contains("starts with a full checkpoint", Refused([inc]), StringComparison.Ordinal);
+        Assert.Contains("follows checkpoint", Refused([full, inc, inc]), StringComparison.Ordinal);
+        Assert.Contains("128 MiB", Refused([full], Config(disk) with { MemorySize = 128UL << 20 }), StringComparison.Ordinal);
+    }
+}
