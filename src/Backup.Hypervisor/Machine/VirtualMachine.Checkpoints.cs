@@ -96,12 +96,14 @@ public sealed partial class VirtualMachine
 
     private VmCheckpoint TakeCheckpoint(string path, bool incremental)
     {
+        // Everything that does not need the machine paused (opening the file, the header) happens before the cut.
         var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        var stun = Stopwatch.StartNew();
         bool chained = incremental && _lastCheckpointId != Guid.Empty;
         var header = new VmStateHeader(Guid.NewGuid(), chained ? _lastCheckpointId : Guid.Empty, DateTimeOffset.UtcNow,
             _ram.Size, _harts.Length, _config.Disks.Count, Agent is not null);
         var writer = new VmStateFile.Writer(stream, header);
+
+        var stun = Stopwatch.StartNew();
         foreach (var part in _stateParts)
         {
             var section = new StateWriter();
