@@ -4,6 +4,7 @@ using System.Globalization;
 using Backup.Cli.Terminal;
 using Backup.Disks.BlockDevices;
 using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Timing;
 
 namespace Backup.Cli.Commands;
@@ -11,7 +12,7 @@ namespace Backup.Cli.Commands;
 /// <summary>`backup vm ...`: run virtual machines on the embedded hypervisor.</summary>
 public static class VmCommands
 {
-    public static Command Create() => new("vm", "Run and manage virtual machines") { CreateRun() };
+    public static Command Create() => new("vm", "Run and manage virtual machines") { CreateRun(), CreateResume() };
 
     private static Command CreateRun()
     {
@@ -25,10 +26,12 @@ public static class VmCommands
         var limit = new Option<ulong>("--max-instructions") { Description = "stop after this many instructions (0 = no limit)" };
         var signature = new Option<FileInfo?>("--signature") { Description = "bare-metal: write memory between begin_signature and end_signature here (hex words)" };
         var stats = new Option<bool>("--stats") { Description = "print instructions, time and MIPS to stderr at exit" };
+        var checkpointDir = new Option<DirectoryInfo?>("--checkpoint-dir") { Description = "take crash-consistent checkpoints into this folder (the first full, then incremental)" };
+        var checkpointEvery = new Option<TimeSpan>("--checkpoint-every") { Description = "interval between checkpoints, e.g. 00:00:30", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats,
+            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats, checkpointDir, checkpointEvery,
         };
         run.SetAction(parse =>
         {
@@ -48,13 +51,44 @@ public static class VmCommands
                 parse.GetValue(clock),
                 parse.GetValue(limit),
                 parse.GetValue(signature)?.FullName,
-                parse.GetValue(stats));
+                parse.GetValue(stats),
+                parse.GetValue(checkpointDir)?.FullName,
+                parse.GetValue(checkpointEvery),
+                resumeFrom: null);
         });
         return run;
     }
 
+    private static Command CreateResume()
+    {
+        var from = new Option<DirectoryInfo>("--from") { Description = "folder of checkpoints (written by vm run --checkpoint-dir); the newest chain is resumed", Required = true };
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "the kernel the VM was started with (selects Linux mode)" };
+        var elf = new Option<FileInfo?>("--elf") { Description = "the bare-metal ELF the VM was started with" };
+        var disks = new Option<string[]>("--disk") { Description = "disk images holding the contents at the checkpoint (repeatable)" };
+        var memory = new Option<string>("--memory") { Description = "RAM size the VM had", DefaultValueFactory = _ => "256M" };
+        var cpus = new Option<int>("--cpus") { Description = "harts the VM had", DefaultValueFactory = _ => 1 };
+        var clock = new Option<ClockMode>("--clock") { DefaultValueFactory = _ => ClockMode.RealTime };
+        var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
+        {
+            from, kernel, elf, disks, memory, cpus, clock,
+        };
+        resume.SetAction(parse =>
+        {
+            if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong memoryBytes, defaultShift: 20))
+            {
+                Console.Error.WriteLine($"backup: --memory '{parse.GetValue(memory)}' is not a size (examples: 256M, 2G)");
+                return 2;
+            }
+
+            return RunVm(parse.GetValue(kernel)?.FullName, parse.GetValue(elf)?.FullName, parse.GetValue(disks) ?? [], memoryBytes,
+                parse.GetValue(cpus), "", parse.GetValue(clock), 0, null, stats: false, checkpointDir: null,
+                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName);
+        });
+        return resume;
+    }
+
     private static int RunVm(string? kernel, string? elf, string[] diskSpecs, ulong memory, int cpus, string cmdline,
-        ClockMode clock, ulong limit, string? signaturePath, bool stats)
+        ClockMode clock, ulong limit, string? signaturePath, bool stats, string? checkpointDir, TimeSpan checkpointEvery, string? resumeFrom)
     {
         var opened = new List<IBlockDevice>();
         try
@@ -90,8 +124,18 @@ public static class VmCommands
             while (true)
             {
                 var stopwatch = Stopwatch.StartNew();
-                using var vm = new VirtualMachine(config, sink.Write, message => Console.Error.WriteLine($"[vm] {message}"));
+                Action<string> log = message => Console.Error.WriteLine($"[vm] {message}");
+                using var vm = resumeFrom is null
+                    ? new VirtualMachine(config, sink.Write, log)
+                    : VirtualMachine.Restore(config, CheckpointChain.Latest(resumeFrom), sink.Write, log);
+                if (resumeFrom is not null)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[vm] resumed from '{resumeFrom}' in {stopwatch.Elapsed.TotalMilliseconds:F1} ms"));
+                    resumeFrom = null; // a reboot after this starts the kernel afresh
+                }
+
                 current = vm;
+                using var checkpoints = checkpointDir is null ? null : new Timer(_ => TakeCheckpoint(vm, checkpointDir), null, checkpointEvery, checkpointEvery);
                 var exit = vm.Run();
                 stopwatch.Stop();
                 sink.Flush();
@@ -122,7 +166,7 @@ public static class VmCommands
                 return exit.ExitCode;
             }
         }
-        catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or FormatException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or FormatException or UnauthorizedAccessException or VmStateFormatException)
         {
             Console.Error.WriteLine($"backup: {e.Message}");
             return 2;
@@ -133,6 +177,23 @@ public static class VmCommands
             {
                 disk.Dispose();
             }
+        }
+    }
+
+    private static void TakeCheckpoint(VirtualMachine vm, string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            string path = Path.Combine(directory, $"{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}{CheckpointChain.Extension}");
+            var cut = vm.Checkpoint(path);
+            long pages = cut.Completion.GetAwaiter().GetResult();
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[vm] checkpoint {Path.GetFileName(path)} ({(cut.Header.IsIncremental ? "incremental" : "full")}, {pages} pages, stun {cut.StunTime.TotalMilliseconds:F2} ms)"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            Console.Error.WriteLine($"[vm] checkpoint failed: {e.Message}");
         }
     }
 
