@@ -133,6 +133,94 @@ public sealed class DiskSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void A_reader_racing_the_first_write_to_its_block_still_sees_the_cut()
+    {
+        // Lockstep: the reader announces a block and reads it; its reads of the live disk are delayed, so the guest's
+        // first write to exactly that block (preserve, then write) lands between the reader's check and its read.
+        const int block = 16384;
+        const int blocks = 32;
+        _dir.CreateImage(blocks * block);
+        var slow = new SlowReadsElsewhereDisk(RawFileDisk.Open(_dir.ImagePath), TimeSpan.FromMilliseconds(2));
+        using TrackedDisk disk = TrackedDisk.Open(slow, new TrackedDiskOptions
+        {
+            Granularity = block,
+            SidecarPath = _dir.SidecarPath,
+            InnerSupportsConcurrentAccess = true,
+        });
+        var failures = new List<string>();
+        var rng = new Random(11);
+        var fresh = new byte[block];
+
+        for (int round = 0; round < 4; round++)
+        {
+            using DiskSnapshot snap = disk.CreateSnapshot();
+            byte[] expected = TempFolder.ReadAll(disk);
+            long target = -1, done = -1;
+            var reader = new Thread(() =>
+            {
+                var content = new byte[block];
+                for (long b = 0; b < blocks; b++)
+                {
+                    Volatile.Write(ref target, b);
+                    snap.Read(b * block, content);
+                    if (!expected.AsSpan((int)(b * block), block).SequenceEqual(content))
+                    {
+                        lock (failures)
+                        {
+                            failures.Add($"round {round}: block {b} shows a post-cut write");
+                        }
+                    }
+
+                    SpinWait.SpinUntil(() => Volatile.Read(ref done) == b);
+                }
+            });
+            reader.Start();
+            for (long b = 0; b < blocks; b++)
+            {
+                SpinWait.SpinUntil(() => Volatile.Read(ref target) == b);
+                rng.NextBytes(fresh);
+                disk.Write(b * block, fresh);
+                Volatile.Write(ref done, b);
+            }
+
+            reader.Join();
+            Assert.Equal(blocks, snap.PreservedBlockCount);
+            Assert.Equal(expected, TempFolder.ReadAll(snap));
+        }
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void A_device_that_is_not_thread_safe_is_never_entered_by_two_threads()
+    {
+        _dir.CreateImage(512 * 1024);
+        var device = new OneCallerAtATimeDisk(RawFileDisk.Open(_dir.ImagePath));
+        using TrackedDisk disk = TrackedDisk.Open(device, new TrackedDiskOptions { Granularity = 4096, SidecarPath = _dir.SidecarPath });
+        using DiskSnapshot snap = disk.CreateSnapshot();
+        byte[] expected = TempFolder.ReadAll(disk);
+        byte[] seen = new byte[expected.Length];
+        var reader = new Thread(() =>
+        {
+            for (int at = 0; at < seen.Length; at += 4096)
+            {
+                snap.Read(at, seen.AsSpan(at, 4096));
+            }
+        });
+        reader.Start();
+        var rng = new Random(5);
+        while (reader.IsAlive)
+        {
+            var data = new byte[rng.Next(1, 5000)];
+            disk.Write(rng.NextInt64(0, disk.Length - data.Length), data);
+        }
+
+        reader.Join();
+        Assert.Equal(expected, seen);
+        Assert.Equal(0, device.Overlaps);
+    }
+
+    [Fact]
     public void Several_snapshots_each_see_their_own_instant()
     {
         _dir.CreateImage(256 * 1024);
