@@ -151,6 +151,40 @@ public sealed class ChangeTrackingPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void A_tracker_that_is_never_closed_leaves_the_next_open_untrusted()
+    {
+        _dir.EstablishTrustedBaseline();
+        AbandonWithWrites(); // the process "dies": no Dispose, no clean-close code runs
+
+        ChangedBlockMap map = NextBackup(DistrustCause.UncleanStop, "stopped without closing the disk cleanly", complete: true);
+        Assert.True(map.AllBlocks);
+        NextBackup(DistrustCause.None, "tracked");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void AbandonWithWrites()
+    {
+#pragma warning disable CA2000 // deliberately never disposed: this is the crash
+        TrackedDisk disk = _dir.Open();
+#pragma warning restore CA2000
+        disk.Write(5, new byte[3]);
+        disk.Flush();
+    }
+
+    [Fact]
+    public void Completing_a_backup_persists_its_generation_while_the_disk_stays_in_use()
+    {
+        _dir.EstablishTrustedBaseline();
+        using TrackedDisk disk = _dir.Open();
+        using DiskSnapshot snap = disk.CreateSnapshot();
+        snap.CompleteBackup();
+        byte[] file = SidecarBytes();
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(16)));          // still in use
+        Assert.Equal(snap.Generation, BinaryPrimitives.ReadInt64LittleEndian(file.AsSpan(48)));
+        Assert.Equal(snap.Generation, BinaryPrimitives.ReadInt64LittleEndian(file.AsSpan(56)));
+    }
+
+    [Fact]
     public void A_corrupt_sidecar_is_distrusted()
     {
         _dir.EstablishTrustedBaseline();

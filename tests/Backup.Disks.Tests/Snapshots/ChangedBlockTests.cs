@@ -44,6 +44,20 @@ public sealed class ChangedBlockTests : IDisposable
     }
 
     [Fact]
+    public void The_last_block_of_an_unaligned_disk_is_clipped()
+    {
+        using var dir = new TempFolder();
+        dir.CreateImage(3 * 65536 + 1024);
+        dir.EstablishTrustedBaseline();
+        using TrackedDisk disk = dir.Open();
+        disk.Write(disk.Length - 1, new byte[1]);
+        using DiskSnapshot snap = disk.CreateSnapshot();
+        Assert.Equal(4, snap.ChangedBlocks.BlockCount);
+        Assert.Equal(new DiskExtent(3 * 65536, 1024), snap.ChangedBlocks.BlockExtent(3));
+        Assert.Equal(new[] { new DiskExtent(3 * 65536, 1024) }, snap.ChangedBlocks.ChangedExtents().ToArray());
+    }
+
+    [Fact]
     public void Granularity_is_configurable()
     {
         _dir.EstablishTrustedBaseline(granularity: 4096);
