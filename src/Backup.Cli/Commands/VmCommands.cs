@@ -188,6 +188,11 @@ public static class VmCommands
             string path = Path.Combine(directory, $"{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}{CheckpointChain.Extension}");
             var cut = vm.Checkpoint(path);
             long pages = cut.Completion.GetAwaiter().GetResult();
+            foreach (var snapshot in cut.Disks)
+            {
+                snapshot?.Dispose(); // raw disks are not snapshotted here; tracked ones would be released
+            }
+
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[vm] checkpoint {Path.GetFileName(path)} ({(cut.Header.IsIncremental ? "incremental" : "full")}, {pages} pages, stun {cut.StunTime.TotalMilliseconds:F2} ms)"));
         }

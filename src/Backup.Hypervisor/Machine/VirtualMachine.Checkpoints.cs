@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics;
+using Backup.Disks.Snapshots;
 using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Machine;
@@ -14,8 +15,9 @@ public sealed partial class VirtualMachine
     /// Takes a crash-consistent checkpoint into <paramref name="path"/> (a new file): every hart stopped at an
     /// instruction boundary (virtio requests complete synchronously, so none is in flight), CPU and device state
     /// captured, RAM captured copy-on-write in the background while the VM runs on. Incremental checkpoints carry
-    /// only the pages written since the previous checkpoint of this VM (the first one is full). Callable from any
-    /// thread; returns once the cut is taken.
+    /// only the pages written since the previous checkpoint of this VM (the first one is full). Disks that are
+    /// <see cref="TrackedDisk"/>s are snapshotted at the same cut (copy-before-write, with their changed blocks).
+    /// Callable from any thread; returns once the cut is taken.
     /// </summary>
     public VmCheckpoint Checkpoint(string path, bool incremental = true)
     {
@@ -122,12 +124,13 @@ public sealed partial class VirtualMachine
 
         var preserved = new ConcurrentQueue<(ulong Page, byte[] Content)>();
         _ram.Tracker.BeginCapture(pages, (page, content) => preserved.Enqueue((page, content)));
+        var disks = _config.Disks.Select(d => d is TrackedDisk tracked ? tracked.CreateSnapshot() : null).ToArray();
         _lastCheckpointId = header.Id;
         var completion = Task.Run(() => CopyPages(writer, stream, toVisit, preserved));
         stun.Stop();
 
         long count = toVisit.Sum(w => (long)BitOperations.PopCount(w));
-        return new VmCheckpoint(header, path, stun.Elapsed, count, completion);
+        return new VmCheckpoint(header, path, stun.Elapsed, count, completion, disks);
     }
 
     private long CopyPages(VmStateFile.Writer writer, FileStream stream, ulong[] pages, ConcurrentQueue<(ulong Page, byte[] Content)> preserved)

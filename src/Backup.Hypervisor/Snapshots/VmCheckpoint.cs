@@ -1,3 +1,5 @@
+using Backup.Disks.Snapshots;
+
 namespace Backup.Hypervisor.Snapshots;
 
 /// <summary>
@@ -6,8 +8,9 @@ namespace Backup.Hypervisor.Snapshots;
 /// </summary>
 public sealed class VmCheckpoint
 {
-    internal VmCheckpoint(VmStateHeader header, string path, TimeSpan stunTime, long pagesToSave, Task<long> completion)
+    internal VmCheckpoint(VmStateHeader header, string path, TimeSpan stunTime, long pagesToSave, Task<long> completion, IReadOnlyList<DiskSnapshot?> disks)
     {
+        Disks = disks;
         Header = header;
         Path = path;
         StunTime = stunTime;
@@ -29,6 +32,13 @@ public sealed class VmCheckpoint
 
     /// <summary>RAM pages the file will hold (dirty since the parent, or every page ever written for a full one).</summary>
     public long PagesToSave { get; }
+
+    /// <summary>
+    /// Point-in-time views of the VM's disks at the same cut, one per disk (null for a disk that is not a
+    /// <see cref="TrackedDisk"/>). The caller owns them: read them (from any thread), call
+    /// <see cref="DiskSnapshot.CompleteBackup"/> when their data is safely stored, and dispose them.
+    /// </summary>
+    public IReadOnlyList<DiskSnapshot?> Disks { get; }
 
     /// <summary>Finishes when the file is complete; yields the number of page records written.</summary>
     public Task<long> Completion { get; }

@@ -1,4 +1,5 @@
 using Backup.Disks.BlockDevices;
+using Backup.Disks.Snapshots;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Tests.Support;
@@ -64,17 +65,19 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public async Task Linux_keeps_running_across_many_checkpoints_and_the_chain_restores()
+    public async Task Linux_keeps_running_across_many_checkpoints_and_the_chain_restores_with_its_disk_snapshot()
     {
-        string diskPath = Path.Combine(_dir, "live.img");
+        string diskPath = Path.Combine(_dir, "live.img"), restoredPath = Path.Combine(_dir, "restored.img");
         RawFileDisk.Create(diskPath, 16L << 20).Dispose();
         var chain = new List<string>();
-        using (var disk = RawFileDisk.Open(diskPath))
+        using (var raw = RawFileDisk.Open(diskPath))
+        using (var disk = TrackedDisk.Open(raw, new TrackedDiskOptions { ImagePath = diskPath }))
         {
             var console = new ConsoleCapture();
             var config = Config(disk, ClockMode.RealTime) with { CommandLine = "console=ttyS0 guest.heartbeat=1 guest.poweroff=3" };
             using var vm = new VirtualMachine(config, console.Write);
             vm.Start();
+            DiskSnapshot? last = null;
             for (int i = 0; i < 12 && !vm.WaitForExit(TimeSpan.FromMilliseconds(150), out _); i++)
             {
                 string path = Path.Combine(_dir, $"cut{i}.vmstate");
@@ -82,24 +85,36 @@ public sealed class CheckpointTests : IDisposable
                 await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
                 Assert.Equal(i == 0 ? Guid.Empty : VmStateFile.ReadHeader(chain[^1]).Id, cut.ParentId);
                 chain.Add(path);
+                last?.Dispose();
+                last = cut.Disks[0];
+                Assert.NotNull(last);
             }
 
             var exit = vm.WaitForExit();
             Assert.True(exit.Kind == VmExitKind.PowerOff, $"{exit}\n{console.Text}");
             Assert.Contains("guest: disk write ok", console.Text, StringComparison.Ordinal);
+
+            // The disk as it was at the last cut, read from the snapshot after the guest went on.
+            using var restored = RawFileDisk.Create(restoredPath, disk.Length);
+            var buffer = new byte[1 << 20];
+            for (long offset = 0; offset < disk.Length; offset += buffer.Length)
+            {
+                last!.Read(offset, buffer);
+                restored.Write(offset, buffer);
+            }
+
+            last!.Dispose();
         }
 
         Assert.True(chain.Count >= 3, $"only {chain.Count} checkpoints were taken before the guest finished");
-        // A later incremental is smaller than the full one: only dirty pages travel.
-        Assert.True(new FileInfo(chain[^1]).Length < new FileInfo(chain[0]).Length);
+        Assert.True(new FileInfo(chain[^1]).Length < new FileInfo(chain[0]).Length); // incrementals carry only dirty pages
 
-        // The whole chain restores into a machine that runs on (the guest resumes its heartbeats and powers off).
-        File.Copy(diskPath, diskPath + ".restore");
-        using var restoredDisk = RawFileDisk.Open(diskPath + ".restore");
+        using var restoredDisk = RawFileDisk.Open(restoredPath);
         var restoredConsole = new ConsoleCapture();
-        using var restored = VirtualMachine.Restore(Config(restoredDisk, ClockMode.RealTime), chain, restoredConsole.Write);
-        var restoredExit = restored.Run();
-        Assert.True(restoredExit.Kind == VmExitKind.PowerOff, $"{restoredExit}\n{restoredConsole.Text}");
+        using var resumed = VirtualMachine.Restore(Config(restoredDisk, ClockMode.RealTime), chain, restoredConsole.Write);
+        var resumedExit = resumed.Run();
+        Assert.True(resumedExit.Kind == VmExitKind.PowerOff, $"{resumedExit}\n{restoredConsole.Text}");
+        Assert.DoesNotContain("Linux version", restoredConsole.Text, StringComparison.Ordinal);
     }
 
     [Fact]
