@@ -11,7 +11,20 @@ public static class Program
         var root = new RootCommand("Backup appliance: protects VMs running on its embedded RISC-V hypervisor")
         {
             VmCommands.Create(),
+            RepoCommands.Create(),
         };
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Usage errors exit 2 with the parser's message (not the default 1 reserved for operational failures).
+            foreach (var error in parsed.Errors)
+            {
+                Console.Error.WriteLine($"backup: {error.Message}");
+            }
+
+            return 2;
+        }
+
+        return parsed.Invoke();
     }
 }

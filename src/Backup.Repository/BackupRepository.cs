@@ -3,9 +3,12 @@ using System.Text.Json;
 using Backup.Repository.Backends;
 using Backup.Repository.Chunking;
 using Backup.Repository.Configuration;
+using Backup.Repository.Copy;
 using Backup.Repository.Crypto;
 using Backup.Repository.Errors;
 using Backup.Repository.Index;
+using Backup.Repository.Locks;
+using Backup.Repository.Maintenance;
 using Backup.Repository.Manifests;
 using Backup.Repository.Reading;
 using Backup.Repository.Storage;
@@ -183,7 +186,111 @@ public sealed class BackupRepository : IDisposable
     }
 
     /// <summary>Re-reads and re-hashes all data; names damaged objects and the restore points they affect.</summary>
-    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => RepositoryVerifier.VerifyAsync(_store, cancellationToken);
+    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => RepositoryVerifier.VerifyAsync(_store, new VerifyOptions(), cancellationToken);
+
+    /// <summary>Verifies all data or a random sample of packs (<see cref="VerifyOptions.SamplePercent"/>).</summary>
+    public Task<VerifyReport> VerifyAsync(VerifyOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return RepositoryVerifier.VerifyAsync(_store, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes a lock (format §12): shared for backup, restore, verify, copy and forget; exclusive for gc. Fails with
+    /// <see cref="RepositoryLockedException"/> while a live conflicting lock exists; stale locks do not block.
+    /// </summary>
+    public Task<RepositoryLock> LockAsync(LockKind kind, string operation, LockOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(operation);
+        return RepositoryLock.AcquireAsync(Backend, kind, operation, options ?? new LockOptions(), cancellationToken);
+    }
+
+    /// <summary>Lists the locks present, oldest first (use <see cref="LockInfo.IsStale"/> to find stale ones).</summary>
+    public Task<IReadOnlyList<LockInfo>> ListLocksAsync(CancellationToken cancellationToken = default) => RepositoryLock.ListAsync(Backend, cancellationToken);
+
+    /// <summary>Deletes the locks not refreshed for <paramref name="staleAfter"/>; returns them.</summary>
+    public async Task<IReadOnlyList<LockInfo>> RemoveStaleLocksAsync(TimeSpan staleAfter, CancellationToken cancellationToken = default)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var stale = (await ListLocksAsync(cancellationToken).ConfigureAwait(false)).Where(info => info.IsStale(now, staleAfter)).ToArray();
+        foreach (var info in stale)
+        {
+            await Backend.DeleteAsync(info.Key, cancellationToken).ConfigureAwait(false);
+        }
+
+        return stale;
+    }
+
+    /// <summary>Forgets restore points by id: deletes their manifests only (gc reclaims their data).</summary>
+    public async Task<ForgetResult> ForgetAsync(IReadOnlyCollection<string> pointIds, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pointIds);
+        var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
+        var unknown = pointIds.Where(id => points.All(point => point.Id != id)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ArgumentException($"no such restore point in {Backend.Location}: {string.Join(", ", unknown)}", nameof(pointIds));
+        }
+
+        var remove = points.Where(point => pointIds.Contains(point.Id)).ToArray();
+        return await RemoveAsync(remove, points.Except(remove).ToArray(), dryRun, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Forgets all but the <paramref name="keepLast"/> newest restore points of each VM (or only of <paramref name="vm"/>).
+    /// Unreadable points are never forgotten by policy. See <see cref="Forgetting"/> for the rules.
+    /// </summary>
+    public async Task<ForgetResult> ForgetAsync(int keepLast, string? vm = null, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        var (remove, keep) = Forgetting.KeepLast(await ListPointsAsync(cancellationToken).ConfigureAwait(false), keepLast, vm);
+        return await RemoveAsync(remove, keep, dryRun, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Garbage collection: deletes and repacks packs no restore point needs, older than the grace period. Holds an
+    /// exclusive lock while it runs. Safe against writers that do not lock: their packs are younger than the grace period.
+    /// </summary>
+    public async Task<GcResult> GcAsync(GcOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new GcOptions();
+        var gcLock = await LockAsync(LockKind.Exclusive, "gc", options.Lock, cancellationToken).ConfigureAwait(false);
+        await using (gcLock.ConfigureAwait(false))
+        {
+            return await GarbageCollector.RunAsync(_store, Config.PackTargetSize, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Copies restore points into <paramref name="target"/> (another repository, other keys); only chunks the target
+    /// lacks are uploaded. Points the target already has are skipped. <paramref name="progress"/> counts chunks processed.
+    /// </summary>
+    public Task<CopyStatistics> CopyToAsync(BackupRepository target, IReadOnlyList<string> pointIds, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(pointIds);
+        return RepositoryCopier.CopyAsync(_store, target._store, target.Config.PackTargetSize, pointIds, progress, cancellationToken);
+    }
+
+    /// <summary>Total number of chunks (data blobs and chunk maps) a point references, for progress of copy.</summary>
+    public async Task<long> CountChunksAsync(string pointId, CancellationToken cancellationToken = default)
+    {
+        var manifest = await ReadManifestAsync(pointId, cancellationToken).ConfigureAwait(false);
+        return manifest.Disks.Sum(disk => new FixedChunkLayout(disk.Length, disk.ChunkSize).Count)
+            + manifest.Streams.Concat(manifest.Configuration is null ? [] : [manifest.Configuration]).Sum(stream => (long)stream.Chunks.Count);
+    }
+
+    private async Task<ForgetResult> RemoveAsync(IReadOnlyList<RestorePointSummary> remove, IReadOnlyList<RestorePointSummary> keep, bool dryRun, CancellationToken cancellationToken)
+    {
+        if (!dryRun)
+        {
+            foreach (var point in remove)
+            {
+                await Backend.DeleteAsync(ManifestCodec.KeyOf(point.Id), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return new ForgetResult(remove, keep, dryRun);
+    }
 
     public void Dispose() => _store.Sealer.Dispose();
 

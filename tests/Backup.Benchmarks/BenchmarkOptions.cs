@@ -4,7 +4,7 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -12,6 +12,9 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
         int runs = 5;
         ulong memory = 64;
         string? backup = null;
+        double sizeGib = 2;
+        int versions = 4;
+        string? work = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -20,11 +23,14 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--memory-mib": memory = ulong.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--backup": backup = args[++i]; break;
+                case "--size-gib": sizeGib = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--versions": versions = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--work": work = args[++i]; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchmarkOptions(kernel, runs, memory, backup);
+        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work);
     }
 
     public string KernelPath => Kernel ?? GuestImage.KernelPath;

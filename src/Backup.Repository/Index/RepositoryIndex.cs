@@ -29,6 +29,13 @@ public sealed class RepositoryIndex
         }
     }
 
+    /// <summary>Forgets everything (before reloading the index files after gc).</summary>
+    internal void Clear()
+    {
+        _blobs.Clear();
+        _packs.Clear();
+    }
+
     /// <summary>True when the blob is indexed.</summary>
     public bool Contains(BlobId id) => _blobs.ContainsKey(id);
 

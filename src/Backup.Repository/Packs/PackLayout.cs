@@ -11,6 +11,9 @@ public static class PackLayout
     /// <summary>Footer: u32 trailer length, "BKPACK", version, 0.</summary>
     public const int FooterLength = 4 + 8;
 
+    /// <summary>Prefix of pack objects.</summary>
+    public const string Prefix = "packs/";
+
     /// <summary>Object key of a pack: <c>packs/&lt;2 hex&gt;/&lt;64 hex&gt;</c>.</summary>
     public static string KeyOf(BlobId packId)
     {

@@ -71,6 +71,16 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
     /// <summary>Loads every index file into <see cref="Index"/>, honouring supersession.</summary>
     public async Task LoadIndexAsync(CancellationToken cancellationToken)
     {
+        var files = await ReadIndexFilesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var pack in EffectivePacks(files))
+        {
+            Index.Add(pack);
+        }
+    }
+
+    /// <summary>Reads and authenticates every index file: id → (superseded ids, packs).</summary>
+    public async Task<IReadOnlyDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>> ReadIndexFilesAsync(CancellationToken cancellationToken)
+    {
         var files = new ConcurrentDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>();
         var keys = new List<string>();
         await foreach (var item in Backend.ListAsync(IndexPrefix, cancellationToken).ConfigureAwait(false))
@@ -80,7 +90,16 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
 
         await Parallel.ForEachAsync(keys, cancellationToken, async (key, token) =>
         {
-            var bytes = await Backend.GetAsync(key, token).ConfigureAwait(false);
+            byte[] bytes;
+            try
+            {
+                bytes = await Backend.GetAsync(key, token).ConfigureAwait(false);
+            }
+            catch (BackendObjectNotFoundException)
+            {
+                return; // deleted by gc after it was listed: its replacement supersedes it
+            }
+
             var name = key[IndexPrefix.Length..];
             if (Convert.ToHexStringLower(SHA256.HashData(bytes)) != name)
             {
@@ -90,19 +109,24 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
             var payload = Sealer.Open(bytes, AssociatedData.Index, key, "index file");
             files[BlobId.Parse(name)] = IndexFile.Decode(payload, key);
         }).ConfigureAwait(false);
+        return files;
+    }
 
+    /// <summary>The packs of the index files that no other present index file supersedes.</summary>
+    public static IEnumerable<IndexedPack> EffectivePacks(IReadOnlyDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)> files)
+    {
         var superseded = files.Values.SelectMany(file => file.Superseded).ToHashSet();
-        foreach (var (id, file) in files)
-        {
-            if (superseded.Contains(id))
-            {
-                continue;
-            }
+        return files.Where(file => !superseded.Contains(file.Key)).SelectMany(file => file.Value.Packs);
+    }
 
-            foreach (var pack in file.Packs)
-            {
-                Index.Add(pack);
-            }
+    /// <summary>Replaces the in-memory index with the current index files (after gc).</summary>
+    public async Task ReloadIndexAsync(CancellationToken cancellationToken)
+    {
+        var files = await ReadIndexFilesAsync(cancellationToken).ConfigureAwait(false);
+        Index.Clear();
+        foreach (var pack in EffectivePacks(files))
+        {
+            Index.Add(pack);
         }
     }
 }

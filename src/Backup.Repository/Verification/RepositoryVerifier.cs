@@ -5,6 +5,7 @@ using Backup.Repository.Blobs;
 using Backup.Repository.Crypto;
 using Backup.Repository.Errors;
 using Backup.Repository.Manifests;
+using Backup.Repository.Packs;
 using Backup.Repository.Storage;
 
 namespace Backup.Repository.Verification;
@@ -15,13 +16,44 @@ namespace Backup.Repository.Verification;
 /// </summary>
 internal static class RepositoryVerifier
 {
-    public static async Task<VerifyReport> VerifyAsync(BlobStore store, CancellationToken cancellationToken)
+    public static async Task<VerifyReport> VerifyAsync(BlobStore store, VerifyOptions options, CancellationToken cancellationToken)
     {
+        if (options.SamplePercent is <= 0 or > 100 or double.NaN)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"sample percentage {options.SamplePercent} is not in (0, 100]");
+        }
+
         var damagedObjects = new ConcurrentBag<DamagedObject>();
         var badBlobs = new ConcurrentDictionary<BlobId, (string PackKey, string Problem)>();
         long blobsChecked = 0;
         long bytesRead = 0;
-        var packs = store.Index.Packs.ToArray();
+        var allPacks = store.Index.Packs.ToArray();
+        var packs = allPacks;
+        if (options.SamplePercent < 100)
+        {
+            var sampleCount = Math.Min(allPacks.Length, (int)Math.Ceiling(allPacks.Length * options.SamplePercent / 100));
+            packs = allPacks.OrderBy(_ => Random.Shared.Next()).Take(sampleCount).ToArray();
+            var sampled = packs.Select(pack => pack.PackId).ToHashSet();
+            var present = new Dictionary<string, long>(StringComparer.Ordinal);
+            await foreach (var item in store.Backend.ListAsync(PackLayout.Prefix, cancellationToken).ConfigureAwait(false))
+            {
+                present[item.Key] = item.Length;
+            }
+
+            foreach (var pack in allPacks.Where(pack => !sampled.Contains(pack.PackId)))
+            {
+                var problem = !present.TryGetValue(pack.Key, out var length) ? "pack is missing" : length != pack.Length ? $"pack is {length} bytes, the index says {pack.Length}" : null;
+                if (problem is not null)
+                {
+                    damagedObjects.Add(new DamagedObject(pack.Key, problem));
+                    foreach (var entry in pack.Entries)
+                    {
+                        badBlobs.TryAdd(entry.Id, (pack.Key, problem));
+                    }
+                }
+            }
+        }
+
         await Parallel.ForEachAsync(packs, cancellationToken, async (pack, token) =>
         {
             byte[] bytes;
@@ -40,7 +72,7 @@ internal static class RepositoryVerifier
                 return;
             }
 
-            Interlocked.Add(ref bytesRead, bytes.Length);
+            options.Progress?.Report(Interlocked.Add(ref bytesRead, bytes.Length));
             if (new BlobId(SHA256.HashData(bytes)) != pack.PackId)
             {
                 damagedObjects.Add(new DamagedObject(pack.Key, bytes.Length == pack.Length ? "pack content does not match its name (SHA-256)" : $"pack is {bytes.Length} bytes, the index says {pack.Length}"));
@@ -154,6 +186,8 @@ internal static class RepositoryVerifier
         return new VerifyReport
         {
             PacksChecked = packs.Length,
+            PacksTotal = allPacks.Length,
+            SamplePercent = options.SamplePercent,
             BlobsChecked = blobsChecked,
             BytesRead = bytesRead,
             PointsChecked = pointIds.Count,

@@ -5,7 +5,11 @@ namespace Backup.Cli.Tests.Commands;
 /// <summary>Runs the real `backup` command (backup.dll next to the tests) as a separate process.</summary>
 internal static class BackupProcess
 {
-    public static (int ExitCode, string StdOut, string StdErr) Run(TimeSpan timeout, params string[] args)
+    public static (int ExitCode, string StdOut, string StdErr) Run(TimeSpan timeout, params string[] args) =>
+        Run(timeout, new Dictionary<string, string?>(), args);
+
+    /// <summary>Runs with extra (or, with a null value, removed) environment variables.</summary>
+    public static (int ExitCode, string StdOut, string StdErr) Run(TimeSpan timeout, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "backup.dll");
         var info = new ProcessStartInfo("dotnet")
@@ -16,6 +20,13 @@ internal static class BackupProcess
             UseShellExecute = false,
         };
         info.ArgumentList.Add(dll);
+        info.Environment.Remove("BACKUP_PASSWORD");
+        info.Environment.Remove("BACKUP_TO_PASSWORD");
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (string a in args)
         {
             info.ArgumentList.Add(a);
