@@ -34,6 +34,58 @@ public sealed partial class VirtualMachine
     }
 
     /// <summary>
+    /// Application-consistent checkpoint: asks the guest agent to freeze the data file system, takes the cut, and
+    /// thaws right after. If the VM has no agent channel, or the agent does not answer (or refuses) within
+    /// <paramref name="agentTimeout"/>, the cut is taken crash-consistent and <see cref="VmCheckpoint.ConsistencyNote"/>
+    /// says why. Must not be called on the VM's own thread (the agent needs the VM running to answer).
+    /// </summary>
+    public async Task<VmCheckpoint> CheckpointApplicationConsistentAsync(string path, bool incremental, TimeSpan agentTimeout, CancellationToken cancellationToken = default)
+    {
+        if (Agent is null)
+        {
+            var plain = Checkpoint(path, incremental);
+            plain.ConsistencyNote = "the VM has no guest-agent channel; the checkpoint is crash-consistent";
+            return plain;
+        }
+
+        string? note = null;
+        bool frozen = false;
+        try
+        {
+            await Agent.FreezeAsync(agentTimeout, cancellationToken).ConfigureAwait(false);
+            frozen = true;
+        }
+        catch (Agent.GuestAgentException e)
+        {
+            note = $"the guest agent could not freeze the file system ({e.Message}); the checkpoint is crash-consistent";
+        }
+
+        VmCheckpoint cut;
+        try
+        {
+            cut = await Task.Run(() => Checkpoint(path, incremental), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (frozen)
+            {
+                try
+                {
+                    await Agent.ThawAsync(agentTimeout, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Agent.GuestAgentException e)
+                {
+                    _log?.Invoke($"thaw after checkpoint failed: {e.Message} (the guest's data file system may stay frozen)");
+                }
+            }
+        }
+
+        cut.Consistency = frozen ? CheckpointConsistency.ApplicationConsistent : CheckpointConsistency.CrashConsistent;
+        cut.ConsistencyNote = note;
+        return cut;
+    }
+
+    /// <summary>
     /// Rebuilds a VM from a checkpoint chain: a full checkpoint followed by its incrementals in order. Every file's
     /// checksum, format version and place in the chain is verified and the machine's shape must match
     /// <paramref name="config"/>; the disks in <paramref name="config"/> must hold the contents of the cut.

@@ -20,6 +20,12 @@ public sealed class VmCheckpoint
 
     public VmStateHeader Header { get; }
 
+    /// <summary>Crash- or application-consistent (see <see cref="ConsistencyNote"/> for why, when it fell back).</summary>
+    public CheckpointConsistency Consistency { get; internal set; } = CheckpointConsistency.CrashConsistent;
+
+    /// <summary>Why an application-consistent checkpoint was not possible, or null.</summary>
+    public string? ConsistencyNote { get; internal set; }
+
     public Guid Id => Header.Id;
 
     /// <summary>The checkpoint this one is incremental to, or <see cref="Guid.Empty"/> for a full one.</summary>

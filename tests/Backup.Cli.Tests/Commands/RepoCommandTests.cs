@@ -165,7 +165,8 @@ public sealed class RepoCommandTests : IDisposable
         {
             (["repo", "points", "--repo", Repo, "--password-file", Path.Combine(_dir, "wrong")], "wrong passphrase"),
             (["repo", "points", "--repo", Path.Combine(_dir, "missing"), "--password-file", PasswordFile], "no repository at"),
-            (["repo", "points", "--repo", "s3://bucket/prefix", "--password-file", PasswordFile], "not yet wired"),
+            (["repo", "points", "--repo", "s3://", "--password-file", PasswordFile], "bucket"),
+            (["repo", "points", "--repo", "ftp://host/x", "--password-file", PasswordFile], "ftp"),
             (["repo", "points", "--repo", Repo], "no passphrase"),
             (["repo", "points"], "--repo"),
             (["repo", "put", Path.Combine(_dir, "nope.img"), "--repo", Repo, "--vm", "web", "--password-file", PasswordFile], "does not exist"),

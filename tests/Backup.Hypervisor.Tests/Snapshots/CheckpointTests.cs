@@ -118,6 +118,36 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Application_consistent_checkpoints_fall_back_to_crash_consistent_with_the_reason()
+    {
+        string diskPath = Path.Combine(_dir, "ac.img");
+        RawFileDisk.Create(diskPath, 16L << 20).Dispose();
+        using var disk = RawFileDisk.Open(diskPath);
+
+        // An agent channel with no agent behind it (the tiny guest runs none): the freeze times out.
+        using (var vm = new VirtualMachine(Config(disk, ClockMode.RealTime) with { AgentChannel = true, CommandLine = "console=ttyS0" }, _ => { }))
+        {
+            vm.Start();
+            var cut = await vm.CheckpointApplicationConsistentAsync(Path.Combine(_dir, "silent.vmstate"), incremental: true, TimeSpan.FromMilliseconds(300));
+            await cut.Completion;
+            Assert.Equal(CheckpointConsistency.CrashConsistent, cut.Consistency);
+            Assert.Contains("did not answer 'freeze'", cut.ConsistencyNote, StringComparison.Ordinal);
+            vm.RequestStop();
+            vm.WaitForExit();
+        }
+
+        // No agent channel at all.
+        using (var vm = new VirtualMachine(Config(disk), _ => { }))
+        {
+            vm.RunUntil(1_000_000);
+            var cut = await vm.CheckpointApplicationConsistentAsync(Path.Combine(_dir, "none.vmstate"), incremental: true, TimeSpan.FromMilliseconds(300));
+            await cut.Completion;
+            Assert.Equal(CheckpointConsistency.CrashConsistent, cut.Consistency);
+            Assert.Contains("no guest-agent channel", cut.ConsistencyNote, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Damaged_truncated_foreign_and_misordered_state_files_are_refused_with_the_reason()
     {
         string diskPath = Path.Combine(_dir, "d.img");

@@ -72,7 +72,7 @@ public sealed class DamageTests : IDisposable
         var report = await reopened.VerifyAsync();
         Assert.False(report.IsHealthy);
         Assert.Equal(location.Pack.Key, Assert.Single(report.DamagedObjects).Key);
-        Assert.Equal([first, second], report.DamagedPoints.Select(point => point.PointId));
+        Assert.Equal(new[] { first, second }.Order(StringComparer.Ordinal), report.DamagedPoints.Select(point => point.PointId).Order(StringComparer.Ordinal));
         Assert.All(report.DamagedPoints, point => Assert.Contains(point.Problems, problem => problem.Contains(location.Pack.Key, StringComparison.Ordinal)));
         Assert.DoesNotContain(report.DamagedPoints, point => point.PointId == other);
         Assert.Equal(TestImages.Create(1024 * 1024, seed: 99), await TestRepositories.RestoreAsync(reopened, other));
