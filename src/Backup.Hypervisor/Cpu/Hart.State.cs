@@ -37,10 +37,7 @@ public sealed unsafe partial class Hart : IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"hart state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         Span<ulong> x = stackalloc ulong[32];
         reader.ReadU64Array(x);

@@ -198,10 +198,7 @@ public sealed class Clint : IMmioDevice, IPolledDevice, IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"CLINT state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         reader.ReadBoolArray(_msip);
         reader.ReadU64Array(_mtimecmp);

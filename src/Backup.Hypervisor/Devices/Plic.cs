@@ -347,10 +347,7 @@ public sealed class Plic : IMmioDevice, IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"PLIC state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         reader.ReadU32Array(_priority);
         reader.ReadBoolArray(_level);

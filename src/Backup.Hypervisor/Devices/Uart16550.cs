@@ -406,10 +406,7 @@ public sealed class Uart16550 : IMmioDevice, IPolledDevice, IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"UART state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         byte[] pending = reader.ReadBytes();
         if (pending.Length > InputCapacity)

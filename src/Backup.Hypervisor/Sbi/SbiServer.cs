@@ -248,10 +248,7 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"SBI state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         ConsoleInputUsed = reader.ReadBool();
         reader.ExpectEnd();

@@ -21,6 +21,15 @@ public sealed class StateReader
 
     public bool AtEnd => _offset == _data.Length;
 
+    /// <summary>Refuses a section layout version this build does not read.</summary>
+    public void RequireVersion(int version, int supported)
+    {
+        if (version != supported)
+        {
+            throw Fail($"layout version {version} is not supported (this build reads version {supported})");
+        }
+    }
+
     public byte ReadU8() => Take(1)[0];
 
     public bool ReadBool()

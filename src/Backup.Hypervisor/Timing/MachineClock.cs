@@ -87,10 +87,7 @@ public sealed class MachineClock : IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"clock state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         byte mode = reader.ReadU8();
         ulong now = reader.ReadU64();

@@ -443,10 +443,7 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceState
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (version != 1)
-        {
-            throw reader.Fail($"virtio-mmio state version {version} is not supported (this build reads version 1)");
-        }
+        reader.RequireVersion(version, 1);
 
         uint deviceId = reader.ReadU32();
         if (deviceId != _backend.DeviceId)
