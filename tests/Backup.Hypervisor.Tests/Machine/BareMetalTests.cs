@@ -233,6 +233,25 @@ public sealed class BareMetalTests
         }
     }
 
+    [Theory]
+    [InlineData(0x5555u, VmExitKind.PowerOff, 0)]
+    [InlineData(0x7777u, VmExitKind.Reboot, 0)]
+    [InlineData(0x3333u | (9u << 16), VmExitKind.GuestFailure, 9)]
+    public void The_syscon_test_device_powers_off_reboots_or_fails(uint value, VmExitKind kind, int exitCode)
+    {
+        var (exit, _, vm) = Run($"""
+                li t0, 0x100000
+                li t1, {value}
+                sw t1, 0(t0)
+            1:  j 1b
+            """);
+        using (vm)
+        {
+            Assert.Equal(kind, exit.Kind);
+            Assert.Equal(exitCode, exit.ExitCode);
+        }
+    }
+
     [Fact]
     public void Malformed_elf_files_are_refused_with_the_file_named()
     {
