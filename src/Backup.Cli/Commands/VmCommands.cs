@@ -26,12 +26,13 @@ public static class VmCommands
         var limit = new Option<ulong>("--max-instructions") { Description = "stop after this many instructions (0 = no limit)" };
         var signature = new Option<FileInfo?>("--signature") { Description = "bare-metal: write memory between begin_signature and end_signature here (hex words)" };
         var stats = new Option<bool>("--stats") { Description = "print instructions, time and MIPS to stderr at exit" };
+        var agentChannel = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (a second UART, the guest's ttyS1)" };
         var checkpointDir = new Option<DirectoryInfo?>("--checkpoint-dir") { Description = "take crash-consistent checkpoints into this folder (the first full, then incremental)" };
         var checkpointEvery = new Option<TimeSpan>("--checkpoint-every") { Description = "interval between checkpoints, e.g. 00:00:30", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats, checkpointDir, checkpointEvery,
+            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
         };
         run.SetAction(parse =>
         {
@@ -54,7 +55,8 @@ public static class VmCommands
                 parse.GetValue(stats),
                 parse.GetValue(checkpointDir)?.FullName,
                 parse.GetValue(checkpointEvery),
-                resumeFrom: null);
+                resumeFrom: null,
+                parse.GetValue(agentChannel));
         });
         return run;
     }
@@ -68,9 +70,10 @@ public static class VmCommands
         var memory = new Option<string>("--memory") { Description = "RAM size the VM had", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "harts the VM had", DefaultValueFactory = _ => 1 };
         var clock = new Option<ClockMode>("--clock") { DefaultValueFactory = _ => ClockMode.RealTime };
+        var agentChannel = new Option<bool>("--agent-channel") { Description = "the VM had the guest-agent channel" };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, elf, disks, memory, cpus, clock,
+            from, kernel, elf, disks, memory, cpus, clock, agentChannel,
         };
         resume.SetAction(parse =>
         {
@@ -82,13 +85,14 @@ public static class VmCommands
 
             return RunVm(parse.GetValue(kernel)?.FullName, parse.GetValue(elf)?.FullName, parse.GetValue(disks) ?? [], memoryBytes,
                 parse.GetValue(cpus), "", parse.GetValue(clock), 0, null, stats: false, checkpointDir: null,
-                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName);
+                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName, parse.GetValue(agentChannel));
         });
         return resume;
     }
 
     private static int RunVm(string? kernel, string? elf, string[] diskSpecs, ulong memory, int cpus, string cmdline,
-        ClockMode clock, ulong limit, string? signaturePath, bool stats, string? checkpointDir, TimeSpan checkpointEvery, string? resumeFrom)
+        ClockMode clock, ulong limit, string? signaturePath, bool stats, string? checkpointDir, TimeSpan checkpointEvery, string? resumeFrom,
+        bool agentChannel)
     {
         var opened = new List<IBlockDevice>();
         try
@@ -110,6 +114,7 @@ public static class VmCommands
                 CommandLine = cmdline,
                 Clock = clock,
                 InstructionLimit = limit,
+                AgentChannel = agentChannel,
             };
 
             using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
