@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Backup.Disks.BlockDevices;
+using Backup.Disks.Snapshots;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Tests.Support;
@@ -119,5 +120,90 @@ public sealed partial class RealisticGuestTests : IDisposable
             vm.RequestStop();
             vm.WaitForExit();
         }
+    }
+
+    [Fact]
+    public async Task Checkpoints_taken_while_the_database_writes_resume_into_a_healthy_server()
+    {
+        var (rootPath, dataPath) = _guest.CopyDisks(_dir);
+        var chain = new List<string>();
+        DiskSnapshot?[] lastDisks = [];
+        long committedAtLastCut;
+        using (var rootRaw = RawFileDisk.Open(rootPath))
+        using (var dataRaw = RawFileDisk.Open(dataPath))
+        using (var root = TrackedDisk.Open(rootRaw, new TrackedDiskOptions { ImagePath = rootPath }))
+        using (var data = TrackedDisk.Open(dataRaw, new TrackedDiskOptions { ImagePath = dataPath }))
+        {
+            var console = new ConsoleCapture();
+            using var vm = new VirtualMachine(new VmConfiguration
+            {
+                KernelPath = RealisticGuest.KernelPath,
+                MemorySize = 128UL << 20,
+                CommandLine = _guest.CommandLine,
+                Disks = [root, data],
+                AgentChannel = true,
+            }, console.Write);
+            vm.Start();
+            await WaitForAsync(console, vm, "guest: ready", TimeSpan.FromMinutes(2));
+            committedAtLastCut = 0;
+            for (int i = 0; i < 8; i++)
+            {
+                await Task.Delay(250);
+                long committed = LastCommitted(console);
+                var cut = vm.Checkpoint(Path.Combine(_dir, $"cut{i}.vmstate"));
+                await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+                chain.Add(cut.Path);
+                foreach (var old in lastDisks)
+                {
+                    old?.Dispose();
+                }
+
+                lastDisks = [.. cut.Disks];
+                committedAtLastCut = committed;
+            }
+
+            // The running server is unharmed by the cuts.
+            await vm.Agent!.WaitUntilReadyAsync(AgentTimeout);
+            var live = await vm.Agent.CheckAsync("db", AgentTimeout);
+            Assert.True(live.Healthy, live.Raw);
+
+            // Materialise the disks as they were at the last cut.
+            for (int d = 0; d < 2; d++)
+            {
+                string target = Path.Combine(_dir, $"resume{d}.img");
+                using var copy = RawFileDisk.Create(target, lastDisks[d]!.Length);
+                var buffer = new byte[1 << 20];
+                for (long offset = 0; offset < copy.Length; offset += buffer.Length)
+                {
+                    lastDisks[d]!.Read(offset, buffer.AsSpan(0, (int)Math.Min(buffer.Length, copy.Length - offset)));
+                    copy.Write(offset, buffer.AsSpan(0, (int)Math.Min(buffer.Length, copy.Length - offset)));
+                }
+
+                lastDisks[d]!.Dispose();
+            }
+
+            vm.RequestStop();
+            vm.WaitForExit();
+        }
+
+        using var resumedRoot = RawFileDisk.Open(Path.Combine(_dir, "resume0.img"));
+        using var resumedData = RawFileDisk.Open(Path.Combine(_dir, "resume1.img"));
+        var resumedConsole = new ConsoleCapture();
+        using var resumed = VirtualMachine.Restore(new VmConfiguration
+        {
+            KernelPath = RealisticGuest.KernelPath,
+            MemorySize = 128UL << 20,
+            CommandLine = _guest.CommandLine,
+            Disks = [resumedRoot, resumedData],
+            AgentChannel = true,
+        }, chain, resumedConsole.Write);
+        resumed.Start();
+        await resumed.Agent!.WaitUntilReadyAsync(AgentTimeout);
+        var check = await resumed.Agent.CheckAsync("db", AgentTimeout);
+        Assert.True(check.Healthy, check.Raw);
+        Assert.True(check.MaxSequence >= committedAtLastCut, $"{committedAtLastCut} committed before the last cut; resumed database: {check.Raw}");
+        Assert.DoesNotContain("Linux version", resumedConsole.Text, StringComparison.Ordinal); // resumed, not rebooted
+        resumed.RequestStop();
+        resumed.WaitForExit();
     }
 }
