@@ -30,6 +30,7 @@
 
 #include "sqlite3.h"
 #include "rowdef.h"
+#include "vfsrandom.h"
 
 #define MAX_LINE        512   /* longer request lines are answered with err */
 #define MAX_ID          64
@@ -402,6 +403,7 @@ int main(int argc, char **argv)
 			data_dir = argv[2];
 		open_channel(argc > 1 ? argv[1] : "/dev/ttyS1");
 	}
+	vfsrandom_install();
 	reply("<none>", "ok", "agent-ready");
 
 	for (;;) {

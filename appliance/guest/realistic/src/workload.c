@@ -29,6 +29,7 @@
 
 #include "sqlite3.h"
 #include "rowdef.h"
+#include "vfsrandom.h"
 
 #define DATA_DIR   "/data"
 #define DB_PATH    DATA_DIR "/app.db"
@@ -247,6 +248,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	interval = read_interval_ms();
+	vfsrandom_install();
 
 	while (!stop_requested) {
 		char err[512];
