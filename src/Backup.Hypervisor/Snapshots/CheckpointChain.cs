@@ -34,9 +34,10 @@ public static class CheckpointChain
                 break;
             }
 
-            if (!byId.TryGetValue(current.Header.ParentId, out current))
+            Guid parent = current.Header.ParentId;
+            if (!byId.TryGetValue(parent, out current))
             {
-                throw new VmStateFormatException($"checkpoint '{chain[^1]}' needs its parent {VmStateFile.ReadHeader(chain[^1]).ParentId}, which is not in '{directory}'");
+                throw new VmStateFormatException($"checkpoint '{chain[^1]}' needs its parent {parent}, which is not in '{directory}'");
             }
 
             if (chain.Count > byId.Count)
