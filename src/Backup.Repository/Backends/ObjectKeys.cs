@@ -51,4 +51,30 @@ internal static class ObjectKeys
 
         return done;
     }
+
+    /// <summary>Checks a ranged read's arguments (the key's form, non-negative offset and length).</summary>
+    public static void ValidateRange(string key, long offset, int length)
+    {
+        Validate(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+    }
+
+    /// <summary>
+    /// Reads exactly <paramref name="length"/> bytes of object <paramref name="key"/> from a response body: an object
+    /// too large for one array is an <see cref="IOException"/>, a body that ends early is a transient failure.
+    /// </summary>
+    public static async Task<byte[]> ReadExactlyAsync(Stream stream, long length, string key, string location, CancellationToken cancellationToken)
+    {
+        if (length > Array.MaxLength)
+        {
+            throw new IOException($"object '{key}' in {location} is {length} bytes, too large to read whole");
+        }
+
+        var buffer = new byte[length];
+        var read = await ReadFullyAsync(stream, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
+        return read == buffer.Length
+            ? buffer
+            : throw new BackendTransientException($"reading '{key}' from {location} was cut short: {read} of {buffer.Length} bytes");
+    }
 }

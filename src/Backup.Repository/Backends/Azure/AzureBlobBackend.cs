@@ -113,17 +113,7 @@ public sealed class AzureBlobBackend : IRepositoryBackend
         {
             var response = await _container.GetBlobClient(_prefix + key).DownloadStreamingAsync(new BlobDownloadOptions(), cancellationToken).ConfigureAwait(false);
             using var result = response.Value;
-            var length = result.Details.ContentLength;
-            if (length > Array.MaxLength)
-            {
-                throw new IOException($"object '{key}' in {Location} is {length} bytes, too large to read whole");
-            }
-
-            var buffer = new byte[length];
-            var read = await ObjectKeys.ReadFullyAsync(result.Content, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
-            return read == buffer.Length
-                ? buffer
-                : throw new BackendTransientException($"reading '{key}' from {Location} was cut short: {read} of {buffer.Length} bytes");
+            return await ObjectKeys.ReadExactlyAsync(result.Content, result.Details.ContentLength, key, Location, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (IsMappable(exception, cancellationToken))
         {
@@ -134,9 +124,7 @@ public sealed class AzureBlobBackend : IRepositoryBackend
     /// <inheritdoc />
     public async Task<byte[]> GetRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default)
     {
-        ObjectKeys.Validate(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ObjectKeys.ValidateRange(key, offset, length);
         if (length == 0)
         {
             return await ExistsAsync(key, cancellationToken).ConfigureAwait(false) ? [] : throw new BackendObjectNotFoundException(key, Location);
@@ -157,11 +145,7 @@ public sealed class AzureBlobBackend : IRepositoryBackend
                 throw new IOException($"{Location} answered a range request for {length} bytes of '{key}' with {expected}");
             }
 
-            var buffer = new byte[expected];
-            var read = await ObjectKeys.ReadFullyAsync(result.Content, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
-            return read == buffer.Length
-                ? buffer
-                : throw new BackendTransientException($"reading '{key}' from {Location} was cut short: {read} of {buffer.Length} bytes");
+            return await ObjectKeys.ReadExactlyAsync(result.Content, expected, key, Location, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException exception) when (exception.Status == 416)
         {

@@ -151,19 +151,7 @@ public sealed class S3Backend : IRepositoryBackend, IDisposable
         try
         {
             using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _options.Bucket, Key = _prefix + key }, cancellationToken).ConfigureAwait(false);
-            if (response.ContentLength > Array.MaxLength)
-            {
-                throw new IOException($"object '{key}' in {Location} is {response.ContentLength} bytes, too large to read whole");
-            }
-
-            var buffer = new byte[response.ContentLength];
-            var read = await ObjectKeys.ReadFullyAsync(response.ResponseStream, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
-            if (read != buffer.Length)
-            {
-                throw new BackendTransientException($"reading '{key}' from {Location} was cut short: {read} of {buffer.Length} bytes");
-            }
-
-            return buffer;
+            return await ObjectKeys.ReadExactlyAsync(response.ResponseStream, response.ContentLength, key, Location, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (IsMappable(exception, cancellationToken))
         {
@@ -174,9 +162,7 @@ public sealed class S3Backend : IRepositoryBackend, IDisposable
     /// <inheritdoc />
     public async Task<byte[]> GetRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default)
     {
-        ObjectKeys.Validate(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ObjectKeys.ValidateRange(key, offset, length);
         if (length == 0)
         {
             return await ExistsAsync(key, cancellationToken).ConfigureAwait(false) ? [] : throw new BackendObjectNotFoundException(key, Location);
@@ -229,14 +215,7 @@ public sealed class S3Backend : IRepositoryBackend, IDisposable
                 }
             }
 
-            var buffer = new byte[expected];
-            var got = await ObjectKeys.ReadFullyAsync(response.ResponseStream, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
-            if (got != buffer.Length)
-            {
-                throw new BackendTransientException($"reading '{key}' from {Location} was cut short: {got} of {buffer.Length} bytes");
-            }
-
-            return buffer;
+            return await ObjectKeys.ReadExactlyAsync(response.ResponseStream, expected, key, Location, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception exception) when (exception.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
