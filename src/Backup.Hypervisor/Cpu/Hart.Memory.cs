@@ -272,13 +272,9 @@ public sealed unsafe partial class Hart
             return false;
         }
 
-        if (_ram.Contains(pa & ~0xFFFUL, 4096))
-        {
-            _ram.Tracker.NotifyWrite(pa, (ulong)size); // before the page becomes writable in the TLB
-        }
-
         if (TryCacheRamPage(_writeTlb, va, pa, out long addend))
         {
+            _ram.Tracker.NotifyWrite(pa, (ulong)size); // before any byte of the page changes (copy-on-write, dirty bit)
             byte* p = (byte*)(addend + (long)va);
             switch (size)
             {
