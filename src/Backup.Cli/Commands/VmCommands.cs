@@ -201,7 +201,7 @@ public static class VmCommands
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[vm] checkpoint {Path.GetFileName(path)} ({(cut.Header.IsIncremental ? "incremental" : "full")}, {pages} pages, stun {cut.StunTime.TotalMilliseconds:F2} ms)"));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or InvalidOperationException)
         {
             Console.Error.WriteLine($"[vm] checkpoint failed: {e.Message}");
         }

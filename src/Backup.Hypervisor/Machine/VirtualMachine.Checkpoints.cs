@@ -19,9 +19,12 @@ public sealed partial class VirtualMachine
     /// <see cref="TrackedDisk"/>s are snapshotted at the same cut (copy-before-write, with their changed blocks).
     /// Callable from any thread; returns once the cut is taken.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The guest has powered off, rebooted or stopped on an error: a
+    /// cut of that machine would resume into a guest that is already gone.</exception>
     public VmCheckpoint Checkpoint(string path, bool incremental = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ThrowIfEnded();
         if (Volatile.Read(ref _runningThread) == 0 || Volatile.Read(ref _runningThread) == Environment.CurrentManagedThreadId)
         {
             return TakeCheckpoint(path, incremental);
@@ -139,12 +142,21 @@ public sealed partial class VirtualMachine
         {
             try
             {
+                ThrowIfEnded();
                 request.Done.SetResult(TakeCheckpoint(request.Path, request.Incremental));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
             {
                 request.Done.SetException(e);
             }
+        }
+    }
+
+    private void ThrowIfEnded()
+    {
+        if (_terminalExit is { } exit)
+        {
+            throw new InvalidOperationException($"no checkpoint taken: the VM has ended ({exit.Message})");
         }
     }
 

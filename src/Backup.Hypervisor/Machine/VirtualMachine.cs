@@ -44,6 +44,7 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly AutoResetEvent _wake = new(false);
     private readonly List<VirtioMmioTransport> _virtio = [];
     private volatile VmExit? _exitRequest;
+    private volatile VmExit? _terminalExit;
     private ulong _runUntil;
     private int _runningThread;
     private Thread? _thread;
@@ -251,7 +252,13 @@ public sealed partial class VirtualMachine : IDisposable
         Interlocked.Exchange(ref _runningThread, Environment.CurrentManagedThreadId);
         try
         {
-            return RunLoopCore();
+            var exit = RunLoopCore();
+            if (exit.Kind is not VmExitKind.Stopped)
+            {
+                _terminalExit = exit; // powered off, rebooting, failed: there is no running machine left to cut
+            }
+
+            return exit;
         }
         finally
         {

@@ -249,6 +249,12 @@ public sealed class BareMetalTests
         {
             Assert.Equal(kind, exit.Kind);
             Assert.Equal(exitCode, exit.ExitCode);
+
+            // The guest is gone: a checkpoint now would resume into a machine with no running hart.
+            string state = Path.Combine(Path.GetTempPath(), $"ended-{Guid.NewGuid():N}.vmstate");
+            var refused = Assert.Throws<InvalidOperationException>(() => vm.Checkpoint(state));
+            Assert.Contains("the VM has ended", refused.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(state));
         }
     }
 
