@@ -1,0 +1,16 @@
+using System.Globalization;
+
+namespace Backup.Engine.Backups;
+
+/// <summary>Names of what the engine stores in a restore point.</summary>
+public static class PointStreams
+{
+    /// <summary>The kernel Image the VM boots.</summary>
+    public const string Kernel = "kernel";
+
+    /// <summary>The checkpoint file: CPU, device and memory state (docs/vm-state-format.md).</summary>
+    public const string MemoryState = "vmstate";
+
+    /// <summary>The name of the VM's disk number <paramref name="index"/> (definition order).</summary>
+    public static string Disk(int index) => string.Create(CultureInfo.InvariantCulture, $"disk{index}");
+}

@@ -1,0 +1,19 @@
+namespace Backup.Engine.Recovery;
+
+/// <summary>What to recover and how.</summary>
+public sealed record RecoveryRequest
+{
+    public required string PointId { get; init; }
+
+    /// <summary>The recovered VM's name; default: the name of the VM the point was taken of.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Continue from the point's memory and device state instead of booting the kernel afresh.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Folder for the recovered VM's overlays, kernel and state (emptied first: a recovery starts from the point).</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Bytes of decrypted chunks kept in memory for the lazily read disks.</summary>
+    public long CacheBytes { get; init; } = 256L << 20;
+}

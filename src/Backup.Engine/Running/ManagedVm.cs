@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using Backup.Disks.BlockDevices;
+using Backup.Disks.Snapshots;
+using Backup.Engine.Vms;
+using Backup.Hypervisor.Machine;
+
+namespace Backup.Engine.Running;
+
+/// <summary>
+/// A VM the appliance runs: its definition, its disks wrapped in change tracking (so backups read only what
+/// changed and take point-in-time views while the guest writes), the machine on a thread of its own and its
+/// console going to a <see cref="ConsoleTap"/>. Disposing stops the VM and closes the disks cleanly, which keeps
+/// their changed-block maps trusted for the next backup.
+/// </summary>
+public sealed class ManagedVm : IDisposable
+{
+    private readonly List<IDisposable> _owned;
+    private readonly Timer _consoleFlush;
+    private readonly TaskCompletionSource<VmExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Stopwatch _sinceStart;
+    private int _disposed;
+
+    private ManagedVm(VmDefinition definition, VirtualMachine machine, IReadOnlyList<TrackedDisk> disks, ConsoleTap console, List<IDisposable> owned, Stopwatch sinceStart)
+    {
+        Definition = definition;
+        Machine = machine;
+        Disks = disks;
+        Console = console;
+        _owned = owned;
+        _sinceStart = sinceStart;
+        console.LineReceived += line =>
+        {
+            if (line.Contains("guest: ready", StringComparison.Ordinal))
+            {
+                _ready.TrySetResult(_sinceStart.Elapsed);
+            }
+        };
+        _consoleFlush = new Timer(_ => console.Flush(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+    }
+
+    public VmDefinition Definition { get; }
+
+    public string Name => Definition.Name;
+
+    public VirtualMachine Machine { get; }
+
+    /// <summary>The VM's disks, in definition order, each behind change tracking.</summary>
+    public IReadOnlyList<TrackedDisk> Disks { get; }
+
+    public ConsoleTap Console { get; }
+
+    /// <summary>Completes when the VM stops, with why.</summary>
+    public Task<VmExit> Exited => _exited.Task;
+
+    /// <summary>Completes when the guest prints `guest: ready`, with the time since the start was requested.</summary>
+    public Task<TimeSpan> Ready => _ready.Task;
+
+    /// <summary>When the machine's first instruction was about to run, measured from the start request.</summary>
+    public TimeSpan FirstInstructionAfter { get; private set; }
+
+    /// <summary>
+    /// Opens the VM's disk images behind change tracking (sidecars and snapshot stores in <paramref name="stateDirectory"/>)
+    /// and boots the kernel. Throws <see cref="ArgumentException"/>/<see cref="DiskImageException"/> naming what is wrong.
+    /// </summary>
+    public static ManagedVm Boot(VmDefinition definition, string stateDirectory, ConsoleTap console, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var clock = Stopwatch.StartNew();
+        definition.Validate();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var disks = OpenTracked(definition, stateDirectory, owned);
+            var machine = new VirtualMachine(definition.ToConfiguration(disks), console.Write, log);
+            owned.Insert(0, machine);
+            return Launch(definition, machine, disks, console, owned, clock);
+        }
+        catch
+        {
+            DisposeAll(owned);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs a VM over disks the caller opened (for example overlays over a restore point), booting the kernel at
+    /// <paramref name="kernelPath"/> or, with <paramref name="stateChain"/>, resuming from a checkpoint. The disks are
+    /// wrapped in change tracking with sidecars in <paramref name="stateDirectory"/> and disposed with the VM.
+    /// </summary>
+    public static ManagedVm Run(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, IReadOnlyList<string>? stateChain,
+        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        ArgumentNullException.ThrowIfNull(disks);
+        var clock = since ?? Stopwatch.StartNew();
+        var owned = new List<IDisposable>();
+        int wrapped = 0; // disks[..wrapped] are owned by their tracked wrappers once opened
+        try
+        {
+            var tracked = new List<TrackedDisk>();
+            for (int i = 0; i < disks.Count; i++)
+            {
+                var disk = TrackedDisk.Open(disks[i], new TrackedDiskOptions
+                {
+                    SidecarPath = Path.Combine(stateDirectory, $"disk{i}.cbt"),
+                    SideStoreDirectory = Path.Combine(stateDirectory, "snapshots"),
+                });
+                owned.Add(disk);
+                tracked.Add(disk);
+                wrapped = i + 1;
+            }
+
+            var config = definition.ToConfiguration(tracked, kernelPath);
+            var machine = stateChain is { Count: > 0 }
+                ? VirtualMachine.Restore(config, stateChain, console.Write, log)
+                : new VirtualMachine(config, console.Write, log);
+            owned.Insert(0, machine);
+            return Launch(definition, machine, tracked, console, owned, clock);
+        }
+        catch
+        {
+            DisposeAll(owned);
+            foreach (var disk in disks.Skip(wrapped))
+            {
+                disk.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Sends keyboard input to the guest's console.</summary>
+    public void SendInput(ReadOnlySpan<byte> data) => Machine.SendConsoleInput(data);
+
+    /// <summary>Asks the VM to stop (a hard stop, as pulling the power) and waits for it.</summary>
+    public async Task<VmExit> StopAsync(string reason, TimeSpan timeout)
+    {
+        Machine.RequestStop(reason);
+        return await Exited.WaitAsync(timeout).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Machine.RequestStop("the appliance closed the VM");
+        Exited.Wait(TimeSpan.FromSeconds(30));
+        _consoleFlush.Dispose();
+        Console.Flush();
+        DisposeAll(_owned);
+    }
+
+    private static ManagedVm Launch(VmDefinition definition, VirtualMachine machine, IReadOnlyList<TrackedDisk> disks, ConsoleTap console, List<IDisposable> owned, Stopwatch clock)
+    {
+        var vm = new ManagedVm(definition, machine, disks, console, owned, clock);
+        var thread = new Thread(() =>
+        {
+            VmExit exit;
+            try
+            {
+                vm.FirstInstructionAfter = clock.Elapsed;
+                exit = machine.Run();
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)
+            {
+                exit = new VmExit(VmExitKind.Error, 1, $"the VM failed: {e.Message}");
+            }
+
+            console.Flush();
+            vm._ready.TrySetCanceled();
+            vm._exited.TrySetResult(exit);
+        })
+        {
+            IsBackground = true,
+            Name = $"vm {definition.Name}",
+        };
+        thread.Start();
+        return vm;
+    }
+
+    private static List<TrackedDisk> OpenTracked(VmDefinition definition, string stateDirectory, List<IDisposable> owned)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var disks = new List<TrackedDisk>();
+        for (int i = 0; i < definition.Disks.Count; i++)
+        {
+            var raw = RawFileDisk.Open(definition.Disks[i].Path, definition.Disks[i].ReadOnly);
+            owned.Add(raw); // files last: disposed after the tracked disks above them
+            var tracked = TrackedDisk.Open(raw, new TrackedDiskOptions
+            {
+                SidecarPath = Path.Combine(stateDirectory, $"disk{i}.cbt"),
+                SideStoreDirectory = Path.Combine(stateDirectory, "snapshots"),
+                LeaveInnerOpen = true,
+            });
+            owned.Insert(disks.Count, tracked);
+            disks.Add(tracked);
+        }
+
+        return disks;
+    }
+
+    private static void DisposeAll(List<IDisposable> owned)
+    {
+        // In list order: the machine first, then the tracked disks, then the files beneath them.
+        for (int i = 0; i < owned.Count; i++)
+        {
+            owned[i].Dispose();
+        }
+    }
+}
