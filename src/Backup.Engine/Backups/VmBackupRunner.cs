@@ -19,8 +19,13 @@ namespace Backup.Engine.Backups;
 public static class VmBackupRunner
 {
     /// <summary>Backs up a running VM. Progress reports bytes of disk read so far.</summary>
-    public static async Task<BackupResult> BackupAsync(ManagedVm vm, BackupRepository repository, BackupRequest request,
-        IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    public static Task<BackupResult> BackupAsync(ManagedVm vm, BackupRepository repository, BackupRequest request,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        BackupAsync(vm, repository, request, progress, afterCut: null, cancellationToken);
+
+    /// <summary>As the public overload; <paramref name="afterCut"/> sees the disk views before they are written (tests).</summary>
+    internal static async Task<BackupResult> BackupAsync(ManagedVm vm, BackupRepository repository, BackupRequest request,
+        IProgress<long>? progress, Func<IReadOnlyList<DiskSnapshot>, Task>? afterCut, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(vm);
         ArgumentNullException.ThrowIfNull(repository);
@@ -37,6 +42,11 @@ public static class VmBackupRunner
             await cut.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
 
             var snapshots = cut.Disks.Select((snapshot, i) => snapshot ?? throw new InvalidOperationException($"disk {i} of VM '{vm.Name}' is not change-tracked")).ToArray();
+            if (afterCut is not null)
+            {
+                await afterCut(snapshots).ConfigureAwait(false);
+            }
+
             string consistency = cut.Consistency == CheckpointConsistency.ApplicationConsistent ? "application" : "crash";
             return await WritePointAsync(vm.Definition, repository, snapshots, statePath, consistency, cut.ConsistencyNote, cut.StunTime, clock, progress, cancellationToken).ConfigureAwait(false);
         }
