@@ -1,0 +1,142 @@
+using Backup.Engine.Vms;
+using Backup.Service.Data;
+
+namespace Backup.Service.Vms;
+
+/// <summary>
+/// The VM definitions of a data folder, one <c>vms/NAME/vm.json</c> each (written atomically). A damaged definition
+/// is reported by name and skipped in listings, never silently treated as absent by writers.
+/// </summary>
+public sealed class VmStore
+{
+    private readonly ApplianceData _data;
+
+    public VmStore(ApplianceData data) => _data = data ?? throw new ArgumentNullException(nameof(data));
+
+    /// <summary>Adds a VM. Throws <see cref="ArgumentException"/> if the definition is invalid, a file is missing or the name is taken.</summary>
+    public VmDefinition Create(VmDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        definition.Validate();
+        var absolute = definition with
+        {
+            Kernel = Path.GetFullPath(definition.Kernel),
+            Disks = definition.Disks.Select(d => d with { Path = Path.GetFullPath(d.Path) }).ToArray(),
+        };
+        if (!File.Exists(absolute.Kernel))
+        {
+            throw new ArgumentException($"VM '{definition.Name}': kernel '{absolute.Kernel}' does not exist");
+        }
+
+        foreach (var disk in absolute.Disks)
+        {
+            if (!File.Exists(disk.Path))
+            {
+                throw new ArgumentException($"VM '{definition.Name}': disk image '{disk.Path}' does not exist");
+            }
+        }
+
+        var duplicate = absolute.Disks.GroupBy(d => d.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"VM '{definition.Name}': disk image '{duplicate.Key}' is given twice");
+        }
+
+        foreach (var other in List().Definitions)
+        {
+            var shared = other.Disks.Select(d => d.Path).Intersect(absolute.Disks.Select(d => d.Path), StringComparer.Ordinal).FirstOrDefault();
+            if (shared is not null)
+            {
+                throw new ArgumentException($"VM '{definition.Name}': disk image '{shared}' already belongs to VM '{other.Name}'");
+            }
+        }
+
+        string path = _data.VmDefinitionPath(definition.Name);
+        if (File.Exists(path))
+        {
+            throw new ArgumentException($"a VM named '{definition.Name}' already exists ({path})");
+        }
+
+        Directory.CreateDirectory(_data.VmDirectory(definition.Name));
+        Write(path, absolute);
+        return absolute;
+    }
+
+    /// <summary>Replaces a VM's definition (for example to change autostart).</summary>
+    public void Update(VmDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        definition.Validate();
+        string path = _data.VmDefinitionPath(definition.Name);
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"no VM named '{definition.Name}'");
+        }
+
+        Write(path, definition);
+    }
+
+    /// <summary>The VM's definition; throws <see cref="ArgumentException"/> if there is none, <see cref="FormatException"/> if it is damaged.</summary>
+    public VmDefinition Get(string name)
+    {
+        if (!VmDefinition.IsValidName(name ?? string.Empty))
+        {
+            throw new ArgumentException($"'{name}' is not a valid VM name");
+        }
+
+        string path = _data.VmDefinitionPath(name!);
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"no VM named '{name}' (see `backup vm list`; create one with `backup vm create`)");
+        }
+
+        return VmDefinition.FromJson(File.ReadAllText(path), path);
+    }
+
+    public bool Exists(string name) => VmDefinition.IsValidName(name) && File.Exists(_data.VmDefinitionPath(name));
+
+    /// <summary>Every readable definition, sorted by name, and the problems of unreadable ones.</summary>
+    public (IReadOnlyList<VmDefinition> Definitions, IReadOnlyList<string> Problems) List()
+    {
+        var definitions = new List<VmDefinition>();
+        var problems = new List<string>();
+        if (!Directory.Exists(_data.VmsDirectory))
+        {
+            return (definitions, problems);
+        }
+
+        foreach (string directory in Directory.EnumerateDirectories(_data.VmsDirectory).Order(StringComparer.Ordinal))
+        {
+            string path = Path.Combine(directory, "vm.json");
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+
+            try
+            {
+                definitions.Add(VmDefinition.FromJson(File.ReadAllText(path), path));
+            }
+            catch (Exception e) when (e is FormatException or IOException)
+            {
+                problems.Add(e.Message);
+            }
+        }
+
+        return (definitions, problems);
+    }
+
+    private static void Write(string path, VmDefinition definition)
+    {
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(definition.ToJson());
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}
