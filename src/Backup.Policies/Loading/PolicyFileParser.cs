@@ -48,19 +48,36 @@ internal sealed partial class PolicyFileParser
     {
         var policies = new List<Policy>();
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
-            var reason = MarkPrefix().Replace(e.InnerException?.Message ?? e.Message, string.Empty);
-            if (reason.Contains("alias", StringComparison.OrdinalIgnoreCase) || reason.Contains("anchor", StringComparison.OrdinalIgnoreCase))
+            var reason = MarkPrefix().Replace(e.Message, string.Empty);
+            if (reason.StartsWith("Duplicate key ", StringComparison.Ordinal))
             {
-                reason += " (a bare * starts a YAML alias: write vms: \"*\" with quotes)";
+                reason = $"key '{reason["Duplicate key ".Length..]}' appears twice in the same mapping";
+            }
+            else if (reason.Contains("alias", StringComparison.OrdinalIgnoreCase) || reason.Contains("anchor", StringComparison.OrdinalIgnoreCase))
+            {
+                reason = $"invalid YAML: {reason} (a bare * starts a YAML alias: write vms: \"*\" with quotes)";
+            }
+            else
+            {
+                reason = $"invalid YAML: {reason}";
             }
 
-            _errors.Add(new PolicyError(_file, (int)e.Start.Line, (int)e.Start.Column, $"invalid YAML: {reason}"));
+            _errors.Add(new PolicyError(_file, (int)e.Start.Line, (int)e.Start.Column, reason));
+            return policies;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way on some unterminated flow collections; the last event read is the
+            // nearest known position.
+            var mark = parser.Current?.End ?? Mark.Empty;
+            _errors.Add(new PolicyError(_file, (int)mark.Line, (int)mark.Column, "invalid YAML: cannot read past this point (an unclosed [ or { or quote?)"));
             return policies;
         }
 
@@ -186,10 +203,8 @@ internal sealed partial class PolicyFileParser
                 continue;
             }
 
-            if (!values.TryAdd(key, value))
-            {
-                Error(keyNode, $"key '{key}' appears twice in {what}");
-            }
+            // YamlDotNet already refuses a key written twice in one mapping.
+            values[key] = value;
         }
 
         return values;
@@ -459,7 +474,7 @@ internal sealed partial class PolicyFileParser
     /// <summary>A scalar's text; a missing value, a list or a mapping is an error.</summary>
     private string? Text(YamlNode node, string key)
     {
-        if (node is YamlScalarNode { Value: { } text } scalar && !IsNull(scalar))
+        if (node is YamlScalarNode { Value: { Length: > 0 } text } scalar && !IsNull(scalar))
         {
             return text;
         }

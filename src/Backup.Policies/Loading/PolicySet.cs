@@ -72,7 +72,12 @@ public sealed class PolicySet
         var byName = new Dictionary<string, Policy>(StringComparer.Ordinal);
         foreach (var (file, text) in sources)
         {
-            foreach (var policy in PolicyFileParser.Parse(text, file, dataFolder, now, errors))
+            var errorsBefore = errors.Count;
+            var parsed = PolicyFileParser.Parse(text, file, dataFolder, now, errors);
+            var fileErrors = errors.Skip(errorsBefore).OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
+            errors.RemoveRange(errorsBefore, fileErrors.Count);
+            errors.AddRange(fileErrors);
+            foreach (var policy in parsed)
             {
                 if (byName.TryGetValue(policy.Name, out var first))
                 {
