@@ -1,4 +1,5 @@
 using Backup.Policies.Model;
+using Backup.Policies.Retention;
 using Backup.Policies.Tests.Support;
 
 namespace Backup.Policies.Tests.Loading;
@@ -65,7 +66,7 @@ public sealed class PolicyParsingTests
         Assert.Equal(new PassphraseFromEnvironment("DB_REPO_PASSPHRASE"), policy.Passphrase);
         Assert.Equal(ConsistencyMode.Application, policy.Consistency);
         Assert.Equal(TimeSpan.FromSeconds(90), policy.AgentTimeout);
-        Assert.Equal(new Retention.RetentionRules(keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 5), policy.Retention);
+        Assert.Equal(new RetentionRules(keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 5), policy.Retention);
         Assert.NotNull(policy.Verification);
         Assert.Equal("0 0 4 ? * SUN", policy.Verification.Schedule.Expression);
         Assert.Equal("Europe/Berlin", policy.Verification.Schedule.TimeZone.Id);
@@ -172,7 +173,7 @@ public sealed class PolicyParsingTests
     {
         var policy = Assert.Single(PolicyText.Load(PolicyText.Minimal(extra: "retention:\n  keep-daily: 7\n")).Policies);
 
-        Assert.Equal(new Retention.RetentionRules(keepDaily: 7), policy.Retention);
+        Assert.Equal(new RetentionRules(keepDaily: 7), policy.Retention);
         Assert.Equal("keep-daily 7", policy.Retention.ToString());
     }
 
