@@ -12,7 +12,19 @@ public static class Program
         {
             VmCommands.Create(),
             RepoCommands.Create(),
+            ServeCommand.Create(),
         };
+        root.Options.Add(ApplianceCommand.Data);
+        foreach (var command in ProtectionCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
+        if (args.Length > 0 && args[0] == "backup")
+        {
+            args = [ProtectionCommands.BackupNowName, .. args[1..]];
+        }
+
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

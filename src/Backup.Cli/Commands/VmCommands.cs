@@ -12,7 +12,16 @@ namespace Backup.Cli.Commands;
 /// <summary>`backup vm ...`: run virtual machines on the embedded hypervisor.</summary>
 public static class VmCommands
 {
-    public static Command Create() => new("vm", "Run and manage virtual machines") { CreateRun(), CreateResume() };
+    public static Command Create()
+    {
+        var vm = new Command("vm", "Run and manage virtual machines") { CreateRun(), CreateResume() };
+        foreach (var command in ManagedVmCommands.Create())
+        {
+            vm.Subcommands.Add(command);
+        }
+
+        return vm;
+    }
 
     private static Command CreateRun()
     {

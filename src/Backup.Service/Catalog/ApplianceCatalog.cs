@@ -157,8 +157,14 @@ public sealed class ApplianceCatalog : IDisposable
 
             foreach (var fresh in points)
             {
-                var point = known.TryGetValue(fresh.Id, out var old) && fresh.Consistency is null
-                    ? old with { Time = fresh.Time, Vm = fresh.Vm, DiskBytes = fresh.DiskBytes, PassphraseSource = fresh.PassphraseSource }
+                var point = known.TryGetValue(fresh.Id, out var old)
+                    ? fresh with
+                    {
+                        Consistency = fresh.Consistency ?? old.Consistency,
+                        ChangedBytes = old.ChangedBytes,
+                        StoredBytes = old.StoredBytes,
+                        Policy = old.Policy,
+                    }
                     : fresh;
                 using var insert = _connection.CreateCommand();
                 insert.Transaction = transaction;

@@ -200,8 +200,13 @@ public sealed class ApplianceHost : IAsyncDisposable
                 null or "" => null,
                 "crash" => BackupConsistency.Crash,
                 "application" => BackupConsistency.Application,
-                var other => throw new BadHttpRequestException($"consistency '{other}' is neither crash nor application"),
+                _ => (BackupConsistency)(-1),
             };
+            if (consistency == (BackupConsistency)(-1))
+            {
+                return Results.BadRequest(new ErrorReply($"consistency '{command!.Consistency}' is neither crash nor application"));
+            }
+
             if (!store.Exists(name))
             {
                 return Results.NotFound(new ErrorReply($"no VM named '{name}'"));

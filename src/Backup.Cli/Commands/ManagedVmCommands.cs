@@ -1,0 +1,241 @@
+using System.CommandLine;
+using System.Globalization;
+using Backup.Cli.Terminal;
+using Backup.Engine.Vms;
+using Backup.Service.Api;
+using Backup.Service.Catalog;
+using Backup.Service.Data;
+using Backup.Service.Hosting;
+using Backup.Service.Vms;
+
+namespace Backup.Cli.Commands;
+
+/// <summary>
+/// `backup vm create|list|start|stop|console`: the VMs the appliance manages, defined in its data folder. With the
+/// service running they run in it (in the background, consoles logged); without it, `vm start` runs the VM in the
+/// foreground in this process, which then holds the data folder and serves the API in the service's place.
+/// </summary>
+internal static class ManagedVmCommands
+{
+    private const byte DetachKey = 0x1D; // Ctrl-]
+
+    public static IEnumerable<Command> Create() => [Define(), List(), Start(), Stop(), Attach()];
+
+    private static Command Define()
+    {
+        var name = new Argument<string>("name") { Description = "the VM's name (a-z, 0-9, '-', '_', '.')" };
+        var kernel = new Option<FileInfo>("--kernel") { Description = "RISC-V Linux kernel Image", Required = true };
+        var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable, in order: the first is the guest's vda)" };
+        var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
+        var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
+        var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
+        var agent = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (application-consistent backups, health checks)" };
+        var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, disks, memory, cpus, cmdline, agent, autostart };
+        command.SetAction(parse => ApplianceCommand.Run(() =>
+        {
+            if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
+            {
+                throw new UsageException($"--memory '{parse.GetValue(memory)}' is not a size (examples: 256M, 2G)");
+            }
+
+            var definition = new VmDefinition
+            {
+                Name = parse.GetValue(name)!,
+                Kernel = parse.GetValue(kernel)!.FullName,
+                Disks = (parse.GetValue(disks) ?? []).Select(spec => spec.EndsWith(",ro", StringComparison.Ordinal)
+                    ? new VmDiskDefinition { Path = spec[..^3], ReadOnly = true }
+                    : new VmDiskDefinition { Path = spec }).ToArray(),
+                MemoryBytes = bytes,
+                Cpus = parse.GetValue(cpus),
+                CommandLine = parse.GetValue(cmdline)!,
+                AgentChannel = parse.GetValue(agent),
+                Autostart = parse.GetValue(autostart),
+            };
+            var data = ApplianceCommand.Resolve(parse);
+            data.EnsureCreated();
+            var created = new VmStore(data).Create(definition);
+            Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}) in {data.VmDirectory(created.Name)}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command List()
+    {
+        var command = new Command("list", "List the appliance's VMs and their state");
+        command.SetAction(parse => ApplianceCommand.Run(async () =>
+        {
+            var data = ApplianceCommand.Resolve(parse);
+            IReadOnlyList<VmStatus> vms;
+            using (var service = await ServiceClient.TryConnect(data).ConfigureAwait(false))
+            {
+                if (service is not null)
+                {
+                    vms = await service.ListVmsAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    using var catalog = ApplianceCatalog.Open(data.CatalogPath);
+                    vms = ApplianceHost.ListVms(new VmStore(data), catalog, supervisor: null);
+                }
+            }
+
+            foreach (string problem in new VmStore(data).List().Problems)
+            {
+                Console.Error.WriteLine($"backup: {problem}");
+            }
+
+            if (vms.Count == 0)
+            {
+                Console.WriteLine("no VMs (create one with `backup vm create NAME --kernel ... --disk ...`)");
+                return 0;
+            }
+
+            Console.WriteLine($"{"NAME",-20} {"STATE",-10} {"MEMORY",8} {"CPUS",4} {"DISKS",5} {"AUTOSTART",9}  LAST CHANGE");
+            foreach (var vm in vms)
+            {
+                string state = vm.Running ? "running" : "stopped";
+                string detail = vm.Running || vm.State == "stopped" ? string.Empty : vm.State;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Start()
+    {
+        var name = new Argument<string>("name");
+        var command = new Command("start", "Start a VM: in the running service (background), else in the foreground with its console here") { name };
+        command.SetAction(parse => ApplianceCommand.Run(async () =>
+        {
+            var data = ApplianceCommand.Resolve(parse);
+            string vm = parse.GetValue(name)!;
+            using (var service = await ServiceClient.TryConnect(data).ConfigureAwait(false))
+            {
+                if (service is not null)
+                {
+                    await service.StartVmAsync(vm).ConfigureAwait(false);
+                    Console.WriteLine($"VM {vm} started in the appliance service; `backup vm console {vm}` shows its console");
+                    return 0;
+                }
+            }
+
+            return await RunInForegroundAsync(data, vm).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    private static async Task<int> RunInForegroundAsync(ApplianceData data, string vm)
+    {
+        await using var host = await ApplianceHost.StartAsync(new ServiceOptions
+        {
+            Data = data,
+            RunScheduler = false,
+            StartAutostartVms = false,
+            StartVms = [vm],
+            Purpose = $"backup vm start {vm}",
+            JsonLogs = Console.IsOutputRedirected,
+        }).ConfigureAwait(false);
+        var running = host.Supervisor.Find(vm) ?? throw new InvalidOperationException($"VM '{vm}' stopped as it started");
+        Console.Error.WriteLine($"[vm] {vm} running in the foreground (Ctrl-C stops it; other `backup` commands reach it through this process)");
+        using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
+        using var subscription = running.Console.Attach(bytes =>
+        {
+            foreach (byte b in bytes)
+            {
+                sink.Write(b);
+            }
+        }, out byte[] recent);
+        foreach (byte b in recent)
+        {
+            sink.Write(b);
+        }
+
+        KeyboardForwarder.Start(bytes => running.SendInput(bytes));
+        var exited = running.Exited;
+        var finished = await Task.WhenAny(exited, host.Stopping).ConfigureAwait(false);
+        sink.Flush();
+        if (finished == exited)
+        {
+            var exit = await exited.ConfigureAwait(false);
+            Console.Error.WriteLine($"[vm] {vm} stopped: {exit.Message}");
+            return exit.ExitCode;
+        }
+
+        return 0;
+    }
+
+    private static Command Stop()
+    {
+        var name = new Argument<string>("name");
+        var command = new Command("stop", "Stop a VM the service runs (a hard stop: the guest's journals recover its filesystems)") { name };
+        command.SetAction(parse => ApplianceCommand.Run(async () =>
+        {
+            var data = ApplianceCommand.Resolve(parse);
+            string vm = parse.GetValue(name)!;
+            using var service = await ServiceClient.TryConnect(data).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"VM '{vm}' is not running: no appliance service runs on {data.Root}");
+            await service.StopVmAsync(vm).ConfigureAwait(false);
+            Console.WriteLine($"VM {vm} stopped");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Attach()
+    {
+        var name = new Argument<string>("name");
+        var command = new Command("console", "Attach to a running VM's console (its recent output, then live; Ctrl-] detaches)") { name };
+        command.SetAction(parse => ApplianceCommand.Run(async () =>
+        {
+            var data = ApplianceCommand.Resolve(parse);
+            string vm = parse.GetValue(name)!;
+            using var service = await ServiceClient.TryConnect(data).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"VM '{vm}' is not running: no appliance service runs on {data.Root} (its console log is {data.VmConsoleLog(vm)})");
+            using var detach = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                detach.Cancel();
+            };
+            if (!Console.IsInputRedirected)
+            {
+                Console.Error.WriteLine($"[console] attached to {vm}; Ctrl-] detaches");
+                KeyboardForwarder.Start(bytes =>
+                {
+                    if (Array.IndexOf(bytes, DetachKey) >= 0)
+                    {
+                        detach.Cancel();
+                        return;
+                    }
+
+                    try
+                    {
+                        service.SendConsoleInputAsync(vm, bytes, detach.Token).GetAwaiter().GetResult();
+                    }
+                    catch (Exception e) when (e is ServiceException or OperationCanceledException or ObjectDisposedException)
+                    {
+                        detach.Cancel(); // the VM stopped or the service went away
+                    }
+                });
+            }
+
+            try
+            {
+                await service.StreamConsoleAsync(vm, Console.OpenStandardOutput(), detach.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine();
+                Console.Error.WriteLine("[console] detached");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}
