@@ -1,0 +1,48 @@
+using Backup.Engine.Vms;
+using Backup.Service.Data;
+using Backup.Service.Vms;
+
+namespace Backup.Service.Tests.Vms;
+
+public sealed class VmStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vms-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string File(string name, int bytes = 4096)
+    {
+        string path = Path.Combine(_dir, name);
+        System.IO.File.WriteAllBytes(path, new byte[bytes]);
+        return path;
+    }
+
+    [Fact]
+    public void A_vm_is_defined_once_with_absolute_paths_and_bad_definitions_are_refused_by_name()
+    {
+        var data = new ApplianceData(Path.Combine(_dir, "data"));
+        data.EnsureCreated();
+        var store = new VmStore(data);
+        string kernel = File("Image");
+        string disk = File("root.img");
+        var web = store.Create(new VmDefinition { Name = "web", Kernel = kernel, Disks = [new VmDiskDefinition { Path = disk }], Autostart = true });
+        Assert.True(Path.IsPathRooted(web.Disks[0].Path));
+        Assert.Equal(web, store.Get("web"));
+
+        Assert.Contains("already exists", Assert.Throws<ArgumentException>(() => store.Create(web)).Message, StringComparison.Ordinal);
+        Assert.Contains("already belongs to VM 'web'", Assert.Throws<ArgumentException>(() =>
+            store.Create(web with { Name = "copy" })).Message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", Assert.Throws<ArgumentException>(() =>
+            store.Create(new VmDefinition { Name = "db", Kernel = Path.Combine(_dir, "missing") })).Message, StringComparison.Ordinal);
+        Assert.Contains("not a valid VM name", Assert.Throws<ArgumentException>(() =>
+            store.Create(new VmDefinition { Name = "Bad Name", Kernel = kernel })).Message, StringComparison.Ordinal);
+        Assert.Contains("no VM named", Assert.Throws<ArgumentException>(() => store.Get("nothere")).Message, StringComparison.Ordinal);
+
+        Directory.CreateDirectory(data.VmDirectory("broken"));
+        System.IO.File.WriteAllText(data.VmDefinitionPath("broken"), "{ not json");
+        var (definitions, problems) = store.List();
+        Assert.Equal(["web"], definitions.Select(d => d.Name));
+        Assert.Contains(problems, p => p.Contains(data.VmDefinitionPath("broken"), StringComparison.Ordinal));
+        Assert.Throws<FormatException>(() => store.Get("broken"));
+    }
+}
