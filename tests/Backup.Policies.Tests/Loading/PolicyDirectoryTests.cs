@@ -111,4 +111,20 @@ public sealed class PolicyDirectoryTests : IDisposable
         Assert.Equal(new RetentionRules(keepLast: 12, keepHourly: 24, keepDaily: 7), demo.Retention);
         Assert.Null(demo.Verification);
     }
+
+    [Fact]
+    public void The_policy_examples_in_the_documentation_load()
+    {
+        var doc = File.ReadAllText(Path.Combine(PolicyText.RepositoryRoot(), "docs", "policies.md"));
+        var examples = doc.Split("```yaml\n").Skip(1).Select(block => block[..block.IndexOf("```", StringComparison.Ordinal)]).Where(block => block.Contains("name:", StringComparison.Ordinal)).ToList();
+        for (var i = 0; i < examples.Count; i++)
+        {
+            Write($"example-{i}.yaml", examples[i]);
+        }
+
+        var set = PolicySet.LoadDirectory(_folder, "/data");
+
+        Assert.Equal(["db-nightly", "web", "everything-weekly"], set.Policies.Select(p => p.Name));
+        Assert.Equal(["db-nightly", "everything-weekly"], set.For("db-1").Select(p => p.Name));
+    }
 }
