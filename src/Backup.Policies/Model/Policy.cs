@@ -25,6 +25,12 @@ public sealed class Policy
     /// <summary>When backups run, and in which time zone.</summary>
     public required CronSchedule Schedule { get; init; }
 
+    /// <summary>
+    /// The policy's time zone (<c>time-zone</c>, else the appliance's local zone): schedules are read in it, and it is
+    /// the zone to pass to <see cref="RetentionEvaluator.Evaluate"/> so periods are the policy's days and hours.
+    /// </summary>
+    public TimeZoneInfo TimeZone => Schedule.TimeZone;
+
     /// <summary>Where restore points are written.</summary>
     public required RepositoryTarget Repository { get; init; }
 

@@ -81,7 +81,7 @@ public sealed class CronSchedule
         var high = now;
         while (high - low > TimeSpan.FromSeconds(1))
         {
-            var middle = low + TimeSpan.FromSeconds(Math.Floor((high - low).TotalSeconds / 2));
+            var middle = low + TimeSpan.FromSeconds(Math.Max(1, Math.Floor((high - low).TotalSeconds / 2)));
             if (NextFireTime(middle) is { } next && next <= now)
             {
                 low = middle;
