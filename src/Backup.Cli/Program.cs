@@ -20,10 +20,7 @@ public static class Program
             root.Subcommands.Add(command);
         }
 
-        if (args.Length > 0 && args[0] == "backup")
-        {
-            args = [ProtectionCommands.BackupNowName, .. args[1..]];
-        }
+        args = MapBackupNow(args);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -38,5 +35,34 @@ public static class Program
         }
 
         return parsed.Invoke();
+    }
+
+    /// <summary>`backup backup VM` (after any root options such as --data DIR) is the "backup now" command.</summary>
+    private static string[] MapBackupNow(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--data" || args[i] == ApplianceCommand.Data.Name)
+            {
+                i++; // its value
+                continue;
+            }
+
+            if (args[i].StartsWith('-'))
+            {
+                continue;
+            }
+
+            if (args[i] == "backup")
+            {
+                var mapped = (string[])args.Clone();
+                mapped[i] = ProtectionCommands.BackupNowName;
+                return mapped;
+            }
+
+            break;
+        }
+
+        return args;
     }
 }

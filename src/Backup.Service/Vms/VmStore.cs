@@ -18,6 +18,12 @@ public sealed class VmStore
     {
         ArgumentNullException.ThrowIfNull(definition);
         definition.Validate();
+        string path = _data.VmDefinitionPath(definition.Name);
+        if (File.Exists(path))
+        {
+            throw new ArgumentException($"a VM named '{definition.Name}' already exists ({path})");
+        }
+
         var absolute = definition with
         {
             Kernel = Path.GetFullPath(definition.Kernel),
@@ -49,12 +55,6 @@ public sealed class VmStore
             {
                 throw new ArgumentException($"VM '{definition.Name}': disk image '{shared}' already belongs to VM '{other.Name}'");
             }
-        }
-
-        string path = _data.VmDefinitionPath(definition.Name);
-        if (File.Exists(path))
-        {
-            throw new ArgumentException($"a VM named '{definition.Name}' already exists ({path})");
         }
 
         Directory.CreateDirectory(_data.VmDirectory(definition.Name));

@@ -34,7 +34,9 @@ public sealed class ApplianceCatalogTests : IDisposable
         Assert.Equal("20261124T100700Z-cccccccc", catalog.FindPoint("20261124T1007").Id);
         Assert.Contains("matches 3", Assert.Throws<ArgumentException>(() => catalog.FindPoint("2026112")).Message, StringComparison.Ordinal);
         Assert.Contains("no restore point", Assert.Throws<ArgumentException>(() => catalog.FindPoint("nope")).Message, StringComparison.Ordinal);
-        Assert.Contains("at least 6", Assert.Throws<ArgumentException>(() => catalog.FindPoint("20261124T1010"[..4])).Message, StringComparison.Ordinal);
+        catalog.RecordPoint(Point("xyz123456789", "db", 8));
+        Assert.Contains("at least 6", Assert.Throws<ArgumentException>(() => catalog.FindPoint("xyz")).Message, StringComparison.Ordinal);
+        Assert.Equal("xyz123456789", catalog.FindPoint("xyz123").Id);
         Assert.Contains("no restore points", Assert.Throws<ArgumentException>(() => catalog.FindPoint("mail:latest")).Message, StringComparison.Ordinal);
     }
 

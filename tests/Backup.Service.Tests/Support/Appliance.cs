@@ -12,6 +12,7 @@ internal static class Appliance
     {
         var data = new ApplianceData(Path.Combine(directory, "data"));
         data.EnsureCreated();
+        Directory.CreateDirectory(Path.Combine(directory, "disks"));
         var demo = new VmStore(data).Create(DemoVm.Create(Path.Combine(directory, "disks")) with { Autostart = autostart });
         return (data, demo);
     }

@@ -27,7 +27,10 @@ public sealed class VmStoreTests : IDisposable
         string disk = File("root.img");
         var web = store.Create(new VmDefinition { Name = "web", Kernel = kernel, Disks = [new VmDiskDefinition { Path = disk }], Autostart = true });
         Assert.True(Path.IsPathRooted(web.Disks[0].Path));
-        Assert.Equal(web, store.Get("web"));
+        var read = store.Get("web");
+        Assert.Equal(web.Kernel, read.Kernel);
+        Assert.Equal(web.Disks.Select(d => d.Path), read.Disks.Select(d => d.Path));
+        Assert.True(read.Autostart);
 
         Assert.Contains("already exists", Assert.Throws<ArgumentException>(() => store.Create(web)).Message, StringComparison.Ordinal);
         Assert.Contains("already belongs to VM 'web'", Assert.Throws<ArgumentException>(() =>
