@@ -42,9 +42,13 @@ public static class InstantRecovery
 
         Directory.CreateDirectory(directory);
         string kernel = Path.Combine(directory, "kernel");
-        await using (var output = new FileStream(kernel, FileMode.Create, FileAccess.Write, FileShare.None))
+        if (!request.Resume)
         {
-            await reader.RestoreStreamAsync(PointStreams.Kernel, output, cancellationToken).ConfigureAwait(false);
+            await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            File.Create(kernel).Dispose(); // replaced by the real image right after the guest starts (below)
         }
 
         string? state = null;
@@ -79,6 +83,32 @@ public static class InstantRecovery
         };
         var prepared = clock.Elapsed;
         var vm = ManagedVm.Run(definition, overlays, kernel, state is null ? null : [state], Path.Combine(directory, "state"), console, log, clock);
+        if (request.Resume)
+        {
+            // A resumed machine runs from its memory; the kernel image is only needed if the guest reboots, so it is
+            // fetched once the guest already runs, off the RTO path.
+            try
+            {
+                await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                vm.Dispose();
+                throw;
+            }
+        }
+
         return new RecoveredVm(vm, request.PointId, configuration, request.Resume, prepared);
+    }
+
+    private static async Task ExtractKernelAsync(Repository.Reading.RestorePointReader reader, string path, CancellationToken cancellationToken)
+    {
+        string partial = path + ".partial";
+        await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            await reader.RestoreStreamAsync(PointStreams.Kernel, output, cancellationToken).ConfigureAwait(false);
+        }
+
+        File.Move(partial, path, overwrite: true);
     }
 }

@@ -63,10 +63,10 @@ public sealed class ManagedVm : IDisposable
     /// Opens the VM's disk images behind change tracking (sidecars and snapshot stores in <paramref name="stateDirectory"/>)
     /// and boots the kernel. Throws <see cref="ArgumentException"/>/<see cref="DiskImageException"/> naming what is wrong.
     /// </summary>
-    public static ManagedVm Boot(VmDefinition definition, string stateDirectory, ConsoleTap console, Action<string>? log = null)
+    public static ManagedVm Boot(VmDefinition definition, string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null)
     {
         ArgumentNullException.ThrowIfNull(definition);
-        var clock = Stopwatch.StartNew();
+        var clock = since ?? Stopwatch.StartNew();
         definition.Validate();
         var owned = new List<IDisposable>();
         try

@@ -240,6 +240,8 @@ public sealed partial class VirtualMachine
         }
     }
 
+    private static readonly byte[] ZeroPage = new byte[VmStateFile.PageSize];
+
     private void ApplyChain(IReadOnlyList<string> chain)
     {
         Dictionary<string, (int Version, byte[] Payload)> sections = new(StringComparer.Ordinal);
@@ -273,9 +275,15 @@ public sealed partial class VirtualMachine
                 {
                     sections[name] = (version, payload!);
                 }
-                else
+                else if (payload is not null)
                 {
-                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), payload ?? new byte[VmStateFile.PageSize]);
+                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), payload);
+                }
+                else if (i > 0)
+                {
+                    // A page zeroed since the previous checkpoint. In the full checkpoint a zero page needs no write:
+                    // a restored machine's RAM starts zeroed (and untouched, so the host commits no memory for it).
+                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), ZeroPage);
                 }
             }
 
