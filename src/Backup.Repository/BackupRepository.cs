@@ -164,14 +164,36 @@ public sealed class BackupRepository : IDisposable
 
     /// <summary>
     /// Starts a restore point of <paramref name="vm"/>. Its disks are compared with the latest readable point of the
-    /// same VM to record changed-block maps; chunks are deduplicated against the whole repository.
+    /// same VM (by its recorded time, so points taken within one second are ordered too) to record changed-block maps; chunks are deduplicated against the whole repository.
     /// </summary>
-    public async Task<RestorePointWriter> BeginPointAsync(string vm, CancellationToken cancellationToken = default)
+    public Task<RestorePointWriter> BeginPointAsync(string vm, CancellationToken cancellationToken = default) =>
+        BeginPointAsync(vm, parentPointId: null, cancellationToken);
+
+    /// <summary>
+    /// Starts a restore point of <paramref name="vm"/> whose parent is <paramref name="parentPointId"/> (a point of the
+    /// same VM), or the latest readable point of the VM when null. The parent is what changed-block maps and
+    /// incremental disk writes (<see cref="DiskChanges"/>) are relative to.
+    /// </summary>
+    public async Task<RestorePointWriter> BeginPointAsync(string vm, string? parentPointId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(vm);
-        var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
-        var latest = points.LastOrDefault(point => point.Vm == vm && point.Problem is null);
-        var parent = latest is null ? null : await ReadManifestAsync(latest.Id, cancellationToken).ConfigureAwait(false);
+        RestorePointManifest? parent;
+        if (parentPointId is null)
+        {
+            var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
+            var latest = points.Where(point => point.Vm == vm && point.Problem is null)
+                .OrderBy(point => point.Time).ThenBy(point => point.Id, StringComparer.Ordinal).LastOrDefault();
+            parent = latest is null ? null : await ReadManifestAsync(latest.Id, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            parent = await ReadManifestAsync(parentPointId, cancellationToken).ConfigureAwait(false);
+            if (parent.Vm != vm)
+            {
+                throw new ArgumentException($"restore point {parentPointId} belongs to VM '{parent.Vm}', not '{vm}'", nameof(parentPointId));
+            }
+        }
+
         return new RestorePointWriter(_store, Config, _chunker, vm, parent);
     }
 
