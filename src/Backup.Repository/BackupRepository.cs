@@ -171,8 +171,11 @@ public sealed class BackupRepository : IDisposable
 
     /// <summary>
     /// Starts a restore point of <paramref name="vm"/> whose parent is <paramref name="parentPointId"/> (a point of the
-    /// same VM), or the latest readable point of the VM when null. The parent is what changed-block maps and
-    /// incremental disk writes (<see cref="DiskChanges"/>) are relative to.
+    /// same VM), or the latest readable point of the VM when null. The parent is what the disks' changed-block maps are
+    /// relative to; incremental disk writes (<see cref="DiskChanges"/>) may name it or any other point of the VM as
+    /// their base. A named parent that does not exist or whose manifest cannot be read does not stop a backup: the new
+    /// point then has no parent, and a disk write based on it reads the whole disk and says why
+    /// (<see cref="DiskWriteResult.FullReadReason"/>). A parent of another VM is refused.
     /// </summary>
     public async Task<RestorePointWriter> BeginPointAsync(string vm, string? parentPointId, CancellationToken cancellationToken = default)
     {
@@ -187,14 +190,37 @@ public sealed class BackupRepository : IDisposable
         }
         else
         {
-            parent = await ReadManifestAsync(parentPointId, cancellationToken).ConfigureAwait(false);
-            if (parent.Vm != vm)
+            (parent, _) = await TryReadPointAsync(parentPointId, cancellationToken).ConfigureAwait(false);
+            if (parent is not null && parent.Vm != vm)
             {
                 throw new ArgumentException($"restore point {parentPointId} belongs to VM '{parent.Vm}', not '{vm}'", nameof(parentPointId));
             }
         }
 
-        return new RestorePointWriter(_store, Config, _chunker, vm, parent);
+        return new RestorePointWriter(_store, Config, _chunker, vm, parent, TryReadPointAsync);
+    }
+
+    /// <summary>Reads a point's manifest, or says in a sentence why it cannot be used (missing, damaged, unsupported).</summary>
+    private async Task<(RestorePointManifest? Manifest, string? Problem)> TryReadPointAsync(string pointId, CancellationToken cancellationToken)
+    {
+        if (!PointIds.IsValid(pointId))
+        {
+            return (null, $"'{pointId}' is not a restore point id");
+        }
+
+        try
+        {
+            var bytes = await Backend.GetAsync(ManifestCodec.KeyOf(pointId), cancellationToken).ConfigureAwait(false);
+            return (ManifestCodec.Open(bytes, pointId, _store.Sealer), null);
+        }
+        catch (BackendObjectNotFoundException)
+        {
+            return (null, $"base restore point {pointId} not found in {Backend.Location} (deleted or never committed)");
+        }
+        catch (Exception exception) when (exception is RepositoryCorruptException or UnsupportedFormatVersionException)
+        {
+            return (null, $"the manifest of base restore point {pointId} cannot be read: {exception.Message}");
+        }
     }
 
     /// <summary>

@@ -7,8 +7,8 @@ namespace Backup.Repository.Writing;
 /// What changed on a disk since a restore point that holds it (from the hypervisor's changed-block tracking), and the
 /// tracking tag to record on the new point so the next backup can tell whether its changes are relative to it.
 /// Given to <see cref="RestorePointWriter.AddDiskAsync(string, Backup.Disks.BlockDevices.IBlockDevice, DiskChanges?, IProgress{long}?, CancellationToken)"/>:
-/// when <see cref="BasePointId"/> is the writer's parent and the parent holds the same disk, only the chunks
-/// overlapping <see cref="ChangedExtents"/> are read; the others reuse the parent's chunks unread.
+/// when <see cref="BasePointId"/> is a readable point of the same VM holding a disk of the same name, length and chunk
+/// size, only the chunks overlapping <see cref="ChangedExtents"/> are read; the others reuse the base's chunks unread.
 /// </summary>
 public sealed record DiskChanges
 {

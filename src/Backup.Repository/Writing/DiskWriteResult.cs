@@ -2,7 +2,7 @@ namespace Backup.Repository.Writing;
 
 /// <summary>
 /// How one disk was written: how many bytes were read from the source and how many were skipped because the
-/// changed-block information said they equal the parent's; <see cref="FullReadReason"/> says why the whole disk was
+/// changed-block information said they equal the base point's; <see cref="FullReadReason"/> says why the whole disk was
 /// read (null when the write was incremental).
 /// </summary>
 public sealed record DiskWriteResult
@@ -15,14 +15,17 @@ public sealed record DiskWriteResult
     /// <summary>Bytes read from the source.</summary>
     public long BytesRead { get; init; }
 
-    /// <summary>Bytes not read: their chunks were taken from the parent point.</summary>
+    /// <summary>Bytes not read: their chunks were taken from the base point.</summary>
     public long BytesSkipped { get; init; }
 
     /// <summary>Chunks read from the source.</summary>
     public long ChunksRead { get; init; }
 
-    /// <summary>Chunks taken from the parent point without reading.</summary>
+    /// <summary>Chunks taken from the base point without reading.</summary>
     public long ChunksReused { get; init; }
+
+    /// <summary>Chunks read whose content was not in the repository yet (stored by this write); the others deduplicated.</summary>
+    public long ChunksNew { get; init; }
 
     /// <summary>True when only changed chunks were read.</summary>
     public bool Incremental => FullReadReason is null;

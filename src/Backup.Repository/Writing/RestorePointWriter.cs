@@ -24,6 +24,7 @@ public sealed class RestorePointWriter : IAsyncDisposable
     private readonly RepositoryConfig _config;
     private readonly ContentDefinedChunker _chunker;
     private readonly RestorePointManifest? _parent;
+    private readonly Func<string, CancellationToken, Task<(RestorePointManifest? Manifest, string? Problem)>> _findPoint;
     private readonly BlobStoreSession _session;
     private readonly List<DiskManifest> _disks = [];
     private readonly List<StreamManifest> _streams = [];
@@ -35,8 +36,10 @@ public sealed class RestorePointWriter : IAsyncDisposable
     private long _zeroChunks;
     private bool _committed;
 
-    internal RestorePointWriter(BlobStore store, RepositoryConfig config, ContentDefinedChunker chunker, string vm, RestorePointManifest? parent)
+    internal RestorePointWriter(BlobStore store, RepositoryConfig config, ContentDefinedChunker chunker, string vm, RestorePointManifest? parent,
+        Func<string, CancellationToken, Task<(RestorePointManifest? Manifest, string? Problem)>> findPoint)
     {
+        _findPoint = findPoint;
         _store = store;
         _config = config;
         _chunker = chunker;
@@ -85,12 +88,15 @@ public sealed class RestorePointWriter : IAsyncDisposable
         AddDiskAsync(name, disk, changes: null, progress, cancellationToken);
 
     /// <summary>
-    /// Stores a disk read through the disk contract. When <paramref name="changes"/> is relative to this point's parent
-    /// (<see cref="ParentId"/>) and the parent holds a disk of the same name, length and chunk size whose chunks are all
-    /// indexed, only the chunks overlapping a changed extent are read; every other chunk is taken from the parent
-    /// without reading it. Otherwise the whole disk is read and <see cref="DiskWriteResult.FullReadReason"/> says why.
-    /// The tag of <paramref name="changes"/> is recorded on the disk either way. <paramref name="progress"/> reports the
-    /// disk offset reached (skipped ranges count as done).
+    /// Stores a disk read through the disk contract. When <paramref name="changes"/> names a base point
+    /// (<see cref="DiskChanges.BasePointId"/>: usually this point's parent, <see cref="ParentId"/>, but any readable
+    /// point of the same VM) that holds a disk of the same name, length and chunk size whose chunks are all indexed, only
+    /// the chunks overlapping a changed extent are read and hashed; every other chunk id is copied from the base without
+    /// reading it. Otherwise (no changes, no base, base missing or damaged, size or chunk size changed, tracking reset)
+    /// the whole disk is read and <see cref="DiskWriteResult.FullReadReason"/> says why. The tag of
+    /// <paramref name="changes"/> is recorded on the disk either way. The changed-block map stored in the manifest is
+    /// always relative to the parent. <paramref name="progress"/> reports the disk offset reached (skipped ranges count
+    /// as done).
     /// </summary>
     public Task<DiskWriteResult> AddDiskAsync(string name, IBlockDevice disk, DiskChanges? changes, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -184,12 +190,13 @@ public sealed class RestorePointWriter : IAsyncDisposable
 
         var plan = await PlanDiskReadAsync(name, layout, changes, cancellationToken).ConfigureAwait(false);
         var ids = new BlobId[layout.Count];
-        plan.ParentChunks?.CopyTo(ids, 0);
+        plan.BaseChunks?.CopyTo(ids, 0);
         var chunkSize = layout.ChunkSize;
         var buffers = new[] { new byte[ChunksPerBatch * chunkSize], new byte[ChunksPerBatch * chunkSize] };
         using var batches = Batches(plan.Runs).GetEnumerator();
         long chunksRead = 0;
         long bytesRead = 0;
+        var newBlobsBefore = _session.NewBlobs;
         var current = 0;
         var pending = batches.MoveNext() ? ReadBatch(batches.Current, buffers[current]) : null;
         while (pending is not null)
@@ -218,7 +225,8 @@ public sealed class RestorePointWriter : IAsyncDisposable
 
         _bytesSkipped += layout.Length - bytesRead;
         progress?.Report(layout.Length);
-        return await FinishDiskAsync(name, layout, ids, plan.ParentChunks, changes?.TrackingTag, plan.FullReadReason, bytesRead, chunksRead, cancellationToken).ConfigureAwait(false);
+        return await FinishDiskAsync(
+            name, layout, ids, plan.ParentChunks, changes?.TrackingTag, plan.FullReadReason, bytesRead, chunksRead, _session.NewBlobs - newBlobsBefore, cancellationToken).ConfigureAwait(false);
 
         Task<((long First, int Count)[] Batch, int[] Lengths)> ReadBatch((long First, int Count)[] batch, byte[] buffer) => Task.Run(
             () =>
@@ -249,6 +257,7 @@ public sealed class RestorePointWriter : IAsyncDisposable
         var buffers = new[] { new byte[ChunksPerBatch * chunkSize], new byte[ChunksPerBatch * chunkSize] };
         var ids = new List<BlobId>();
         long length = 0;
+        var newBlobsBefore = _session.NewBlobs;
         var current = 0;
         var pending = image.ReadAtLeastAsync(buffers[current], buffers[current].Length, throwOnEndOfStream: false, cancellationToken);
         while (true)
@@ -280,7 +289,7 @@ public sealed class RestorePointWriter : IAsyncDisposable
         }
 
         var layout = new FixedChunkLayout(length, chunkSize);
-        return await FinishDiskAsync(name, layout, ids.ToArray(), null, null, "the disk was given as a sequential stream", length, ids.Count, cancellationToken).ConfigureAwait(false);
+        return await FinishDiskAsync(name, layout, ids.ToArray(), null, null, "the disk was given as a sequential stream", length, ids.Count, _session.NewBlobs - newBlobsBefore, cancellationToken).ConfigureAwait(false);
     }
 
     private void EnsureNewDisk(string name)
@@ -331,7 +340,7 @@ public sealed class RestorePointWriter : IAsyncDisposable
     }
 
     private async Task<DiskWriteResult> FinishDiskAsync(
-        string name, FixedChunkLayout layout, BlobId[] ids, BlobId[]? parentChunks, string? trackingTag, string? fullReadReason, long bytesRead, long chunksRead, CancellationToken cancellationToken)
+        string name, FixedChunkLayout layout, BlobId[] ids, BlobId[]? parentChunks, string? trackingTag, string? fullReadReason, long bytesRead, long chunksRead, long chunksNew, CancellationToken cancellationToken)
     {
         var maps = await ChunkMaps.StoreAsync(_session, _store, ids, cancellationToken).ConfigureAwait(false);
         var changed = await ChangedAgainstParentAsync(name, layout.ChunkSize, ids, parentChunks, cancellationToken).ConfigureAwait(false);
@@ -352,6 +361,7 @@ public sealed class RestorePointWriter : IAsyncDisposable
             BytesSkipped = layout.Length - bytesRead,
             ChunksRead = chunksRead,
             ChunksReused = layout.Count - chunksRead,
+            ChunksNew = chunksNew,
             FullReadReason = fullReadReason,
             TrackingTag = trackingTag,
         };
@@ -365,7 +375,9 @@ public sealed class RestorePointWriter : IAsyncDisposable
         var everything = new[] { (First: 0L, Count: layout.Count) };
         if (changes is null)
         {
-            return new DiskReadPlan(everything, null, "no changed-block information was given");
+            return new DiskReadPlan(everything, null, null, _parent is null
+                ? $"first restore point of VM '{Vm}': there is no earlier point to reuse chunks from"
+                : "no changed-block information was given");
         }
 
         foreach (var extent in changes.ChangedExtents)
@@ -377,41 +389,59 @@ public sealed class RestorePointWriter : IAsyncDisposable
             }
         }
 
-        var parentDisk = _parent?.Disks.FirstOrDefault(disk => disk.Name == name);
-        var reason = changes switch
+        if (changes.AllChangedReason is { } all)
         {
-            { AllChangedReason: { } all } => $"change tracking reports every block changed: {all}",
-            { BasePointId: null } => "the changes have no base restore point",
-            _ when _parent is null => $"the changes are relative to restore point {changes.BasePointId}, but this point has no parent",
-            _ when _parent.Id != changes.BasePointId => $"the changes are relative to restore point {changes.BasePointId}, but this point's parent is {_parent.Id}",
-            _ when parentDisk is null => $"parent restore point {_parent.Id} has no disk '{name}'",
-            _ when parentDisk.Length != layout.Length => $"disk '{name}' is {layout.Length} bytes, {parentDisk.Length} bytes in parent restore point {_parent.Id}",
-            _ when parentDisk.ChunkSize != layout.ChunkSize =>
-                $"disk '{name}' of parent restore point {_parent.Id} uses {parentDisk.ChunkSize}-byte chunks, this repository writes {layout.ChunkSize}-byte chunks",
+            return new DiskReadPlan(everything, null, null, $"change tracking reports every block changed: {all}");
+        }
+
+        if (changes.BasePointId is not { } baseId)
+        {
+            return new DiskReadPlan(everything, null, null, $"first restore point of disk '{name}': there is no base restore point to reuse chunks from");
+        }
+
+        RestorePointManifest? basePoint = _parent;
+        if (_parent?.Id != baseId)
+        {
+            (basePoint, var problem) = await _findPoint(baseId, cancellationToken).ConfigureAwait(false);
+            if (problem is not null)
+            {
+                return new DiskReadPlan(everything, null, null, problem);
+            }
+        }
+
+        var baseDisk = basePoint!.Disks.FirstOrDefault(disk => disk.Name == name);
+        var reason = baseDisk switch
+        {
+            _ when basePoint.Vm != Vm => $"base restore point {baseId} belongs to VM '{basePoint.Vm}', not '{Vm}'",
+            null => $"base restore point {baseId} has no disk '{name}'",
+            _ when baseDisk.Length != layout.Length =>
+                $"disk '{name}' size changed from {Sizes.Describe(baseDisk.Length)} in base restore point {baseId} to {Sizes.Describe(layout.Length)}",
+            _ when baseDisk.ChunkSize != layout.ChunkSize =>
+                $"disk '{name}' of base restore point {baseId} uses {baseDisk.ChunkSize}-byte chunks, this repository now writes {layout.ChunkSize}-byte chunks",
             _ => null,
         };
         if (reason is not null)
         {
-            return new DiskReadPlan(everything, null, reason);
+            return new DiskReadPlan(everything, null, null, reason);
         }
 
-        BlobId[] parentChunks;
+        BlobId[] baseChunks;
         try
         {
-            parentChunks = await ChunkMaps.LoadAsync(_store, parentDisk!, _parent!.Id, cancellationToken).ConfigureAwait(false);
+            baseChunks = await ChunkMaps.LoadAsync(_store, baseDisk!, baseId, cancellationToken).ConfigureAwait(false);
         }
         catch (RepositoryCorruptException exception)
         {
-            return new DiskReadPlan(everything, null, $"the chunk maps of disk '{name}' in parent restore point {_parent!.Id} cannot be read: {exception.Message}");
+            return new DiskReadPlan(everything, null, null, $"the chunk maps of disk '{name}' in base restore point {baseId} cannot be read: {exception.Message}");
         }
 
-        var missing = Array.FindIndex(parentChunks, id => !id.IsZero && !_store.Index.Contains(id));
+        var missing = Array.FindIndex(baseChunks, id => !id.IsZero && !_store.Index.Contains(id));
         if (missing >= 0)
         {
-            return new DiskReadPlan(everything, null, $"chunk {missing} of disk '{name}' in parent restore point {_parent.Id} is not in the index");
+            return new DiskReadPlan(everything, null, null, $"chunk {missing} of disk '{name}' in base restore point {baseId} is not in the repository's index");
         }
 
-        return new DiskReadPlan(ChunkRuns(changes.ChangedExtents, layout.ChunkSize), parentChunks, null);
+        return new DiskReadPlan(ChunkRuns(changes.ChangedExtents, layout.ChunkSize), baseChunks, ReferenceEquals(basePoint, _parent) ? baseChunks : null, null);
     }
 
     /// <summary>The chunks overlapping any extent, as ascending, non-overlapping runs.</summary>

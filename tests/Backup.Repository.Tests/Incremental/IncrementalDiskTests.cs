@@ -58,27 +58,75 @@ public sealed class IncrementalDiskTests : IDisposable
     }
 
     [Fact]
-    public async Task Changes_relative_to_another_point_than_the_parent_read_everything_and_say_why()
+    public async Task Changes_relative_to_an_older_point_than_the_parent_reuse_that_point_and_map_changes_against_the_parent()
     {
         using var repository = await TestRepositories.InitAsync(new LocalFolderBackend(_folder.Path));
         var image = TestImages.Create(12 * Chunk, seed: 5);
         var first = await WriteAsync(repository, "vm", null, image, null);
+        Assert.Equal("first restore point of VM 'vm': there is no earlier point to reuse chunks from", first.Result.FullReadReason);
         image[5 * Chunk] ^= 0xFF;
         var second = await WriteAsync(repository, "vm", null, image, null);
         Assert.Equal("no changed-block information was given", second.Result.FullReadReason);
         image[7 * Chunk] ^= 0xFF;
 
-        // The changes are relative to the first point, but the writer's parent is the latest (second) point.
+        // The changes are relative to the first point (chunks 5 and 7), the writer's parent is the latest (second) point.
         var device = new CountingBlockDevice(image);
-        var third = await WriteAsync(repository, "vm", null, device, new DiskChanges(first.PointId, [new DiskExtent(7L * Chunk, 1)], "t:3"));
+        var third = await WriteAsync(repository, "vm", null, device, new DiskChanges(first.PointId, [new DiskExtent(5L * Chunk, 1), new DiskExtent(7L * Chunk, 1)], "t:3"));
 
-        Assert.False(third.Result.Incremental);
-        Assert.Contains(first.PointId, third.Result.FullReadReason, StringComparison.Ordinal);
-        Assert.Contains(second.PointId, third.Result.FullReadReason, StringComparison.Ordinal);
-        Assert.Equal(image.Length, device.BytesRead);
-        Assert.Equal(0, third.Statistics.BytesSkipped);
-        Assert.Equal("t:3", (await repository.ReadManifestAsync(third.PointId)).Disks[0].TrackingTag);
+        Assert.True(third.Result.Incremental, third.Result.FullReadReason);
+        Assert.Equal(2L * Chunk, device.BytesRead);
+        Assert.Equal(1, third.Result.ChunksNew);
+        var manifest = await repository.ReadManifestAsync(third.PointId);
+        Assert.Equal(second.PointId, manifest.Parent);
+        Assert.Equal(second.PointId, manifest.Disks[0].Changed.Parent);
+        Assert.Equal([[7L, 1L]], manifest.Disks[0].Changed.Ranges);
+        Assert.Equal("t:3", manifest.Disks[0].TrackingTag);
         Assert.Equal(image, await TestRepositories.RestoreAsync(repository, third.PointId));
+    }
+
+    [Fact]
+    public async Task A_missing_or_damaged_base_point_reads_everything_and_says_why()
+    {
+        using var repository = await TestRepositories.InitAsync(new LocalFolderBackend(_folder.Path));
+        var image = TestImages.Create(6 * Chunk, seed: 12);
+        var first = await WriteAsync(repository, "vm", null, image, null);
+        var gone = "20200101T000000Z-00000000";
+
+        // A base that was never committed (or was deleted by retention): the new point has no parent.
+        var missing = await WriteAsync(repository, "vm", gone, new CountingBlockDevice(image), new DiskChanges(gone, [new DiskExtent(0, 1)], "t:1"));
+        Assert.Equal($"base restore point {gone} not found in {repository.Backend.Location} (deleted or never committed)", missing.Result.FullReadReason);
+        Assert.Equal(image.Length, missing.Result.BytesRead);
+        Assert.Null((await repository.ReadManifestAsync(missing.PointId)).Parent);
+        Assert.Equal(image, await TestRepositories.RestoreAsync(repository, missing.PointId));
+
+        // A base whose manifest no longer authenticates.
+        var manifestFile = Directory.EnumerateFiles(_folder.Path, first.PointId, SearchOption.AllDirectories).Single();
+        var bytes = await File.ReadAllBytesAsync(manifestFile);
+        bytes[^5] ^= 0x01;
+        await File.WriteAllBytesAsync(manifestFile, bytes);
+        var damaged = await WriteAsync(repository, "vm", first.PointId, new CountingBlockDevice(image), new DiskChanges(first.PointId, [new DiskExtent(0, 1)], null));
+        Assert.StartsWith($"the manifest of base restore point {first.PointId} cannot be read: ", damaged.Result.FullReadReason, StringComparison.Ordinal);
+        Assert.Equal(image.Length, damaged.Result.BytesRead);
+        Assert.Equal(image, await TestRepositories.RestoreAsync(repository, damaged.PointId));
+    }
+
+    [Fact]
+    public async Task A_base_written_with_another_chunk_size_reads_everything_and_says_why()
+    {
+        using (var repository = await TestRepositories.InitAsync(new LocalFolderBackend(_folder.Path)))
+        {
+            await WriteAsync(repository, "vm", null, TestImages.Create(4 * Chunk, seed: 13), null);
+        }
+
+        // The admin re-configured the repository to write 128 KiB disk chunks.
+        var configFile = Path.Combine(_folder.Path, "config");
+        await File.WriteAllTextAsync(configFile, (await File.ReadAllTextAsync(configFile)).Replace("\"diskChunkSize\":262144", "\"diskChunkSize\":131072", StringComparison.Ordinal));
+        using var reopened = await BackupRepository.OpenAsync(new LocalFolderBackend(_folder.Path), TestRepositories.Passphrase);
+        var basePoint = (await reopened.ListPointsAsync()).Single().Id;
+        var image = TestImages.Create(4 * Chunk, seed: 13);
+        var second = await WriteAsync(reopened, "vm", null, new CountingBlockDevice(image), new DiskChanges(basePoint, [], null));
+        Assert.Equal($"disk 'vda' of base restore point {basePoint} uses 262144-byte chunks, this repository now writes 131072-byte chunks", second.Result.FullReadReason);
+        Assert.Equal(image, await TestRepositories.RestoreAsync(reopened, second.PointId));
     }
 
     [Fact]
@@ -117,7 +165,7 @@ public sealed class IncrementalDiskTests : IDisposable
 
         var grown = image.Concat(new byte[Chunk]).ToArray();
         var resized = await WriteAsync(repository, "vm", first.PointId, new CountingBlockDevice(grown), new DiskChanges(first.PointId, [new DiskExtent(0, 1)], null));
-        Assert.Contains($"is {grown.Length} bytes, {image.Length} bytes in parent", resized.Result.FullReadReason, StringComparison.Ordinal);
+        Assert.Equal($"disk 'vda' size changed from 2 MiB ({image.Length} bytes) in base restore point {first.PointId} to 2.25 MiB ({grown.Length} bytes)", resized.Result.FullReadReason);
         Assert.Equal(grown, await TestRepositories.RestoreAsync(repository, resized.PointId));
 
         var untrusted = await WriteAsync(repository, "vm", first.PointId, new CountingBlockDevice(image), new DiskChanges(first.PointId, [], "t:9") { AllChangedReason = "sidecar lost" });
