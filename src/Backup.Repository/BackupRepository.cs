@@ -227,10 +227,19 @@ public sealed class BackupRepository : IDisposable
     /// Opens a restore point for reading. Fails with <see cref="RepositoryCorruptException"/> naming the point if its
     /// manifest or chunk maps are damaged or reference chunks that are not indexed.
     /// </summary>
-    public async Task<RestorePointReader> OpenPointAsync(string pointId, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default)
+    public Task<RestorePointReader> OpenPointAsync(string pointId, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default) =>
+        OpenPointAsync(pointId, diskCache: null, cacheBytes, cancellationToken);
+
+    /// <summary>
+    /// Opens a restore point for reading with a persistent local chunk cache for random reads
+    /// (<see cref="RestorePointReader.ReadAsync"/>): chunks found there are verified and served without fetching;
+    /// fetched chunks are added. Use one cache directory per repository. <paramref name="cacheBytes"/> bounds the
+    /// in-memory cache in front of it.
+    /// </summary>
+    public async Task<RestorePointReader> OpenPointAsync(string pointId, DiskChunkCache? diskCache, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default)
     {
         var manifest = await ReadManifestAsync(pointId, cancellationToken).ConfigureAwait(false);
-        return await RestorePointReader.OpenAsync(_store, manifest, new ChunkCache(cacheBytes), cancellationToken).ConfigureAwait(false);
+        return await RestorePointReader.OpenAsync(_store, manifest, new ChunkCache(cacheBytes), diskCache, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Re-reads and re-hashes all data; names damaged objects and the restore points they affect.</summary>

@@ -17,20 +17,26 @@ public sealed class RestorePointReader
     private readonly BlobStore _store;
     private readonly Dictionary<string, (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks)> _disks;
     private readonly ChunkCache _cache;
+    private readonly DiskChunkCache? _diskCache;
 
-    private RestorePointReader(BlobStore store, RestorePointManifest manifest, Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])> disks, ChunkCache cache)
+    private RestorePointReader(
+        BlobStore store, RestorePointManifest manifest, Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])> disks, ChunkCache cache, DiskChunkCache? diskCache)
     {
         _store = store;
         Manifest = manifest;
         _disks = disks;
         _cache = cache;
+        _diskCache = diskCache;
     }
 
     /// <summary>The point's manifest.</summary>
     public RestorePointManifest Manifest { get; }
 
-    /// <summary>Cache statistics of this reader.</summary>
+    /// <summary>In-memory cache of this reader (and its statistics).</summary>
     public ChunkCache Cache => _cache;
+
+    /// <summary>The persistent local cache random reads go through, if one was given.</summary>
+    public DiskChunkCache? DiskCache => _diskCache;
 
     /// <summary>Length of a disk in bytes.</summary>
     public long DiskLength(string disk) => Disk(disk).Layout.Length;
@@ -61,7 +67,7 @@ public sealed class RestorePointReader
             {
                 if (!_cache.TryGet(id, out var content))
                 {
-                    content = await FetchAsync(manifest, index, id, cancellationToken).ConfigureAwait(false);
+                    content = await FetchCachedAsync(manifest, index, id, cancellationToken).ConfigureAwait(false);
                     _cache.Add(id, content);
                 }
 
@@ -114,7 +120,7 @@ public sealed class RestorePointReader
         }
     }
 
-    internal static async Task<RestorePointReader> OpenAsync(BlobStore store, RestorePointManifest manifest, ChunkCache cache, CancellationToken cancellationToken)
+    internal static async Task<RestorePointReader> OpenAsync(BlobStore store, RestorePointManifest manifest, ChunkCache cache, DiskChunkCache? diskCache, CancellationToken cancellationToken)
     {
         var disks = new Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])>();
         var missing = new List<string>();
@@ -145,11 +151,40 @@ public sealed class RestorePointReader
                 [manifest.Id]);
         }
 
-        return new RestorePointReader(store, manifest, disks, cache);
+        return new RestorePointReader(store, manifest, disks, cache, diskCache);
     }
 
     private (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks) Disk(string name) =>
         _disks.TryGetValue(name, out var disk) ? disk : throw new ArgumentException($"restore point {Manifest.Id} has no disk '{name}'", nameof(name));
+
+    /// <summary>A chunk from the local disk cache when it holds a copy that verifies, else from the repository (then cached).</summary>
+    private async Task<byte[]> FetchCachedAsync(DiskManifest disk, long index, BlobId id, CancellationToken cancellationToken)
+    {
+        if (_diskCache is null)
+        {
+            return await FetchAsync(disk, index, id, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_diskCache.TryRead(id) is { } cached)
+        {
+            try
+            {
+                return _store.OpenDetached(BlobType.Data, id, cached, $"chunk cache entry {id.ToShortString()} in {_diskCache.Directory}");
+            }
+            catch (RepositoryCorruptException)
+            {
+                // A damaged cache entry is never served: it is deleted and the chunk fetched from the repository.
+                _diskCache.Discard(id);
+            }
+        }
+
+        var context = $"chunk {index} of disk '{disk.Name}'";
+        var location = _store.Locate(id, context, [Manifest.Id]);
+        var sealedBlob = await _store.FetchAsync(location.Pack.Key, location.Entry.Offset, (int)location.Entry.SealedLength, context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
+        var content = _store.Open(BlobType.Data, id, location, sealedBlob, context, [Manifest.Id]);
+        _diskCache.Add(id, sealedBlob);
+        return content;
+    }
 
     private Task<byte[]> FetchAsync(DiskManifest disk, long index, BlobId id, CancellationToken cancellationToken) =>
         _store.ReadAsync(BlobType.Data, id, $"chunk {index} of disk '{disk.Name}'", [Manifest.Id], cancellationToken);
