@@ -1,6 +1,8 @@
+using System.Runtime.ExceptionServices;
 using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
 using Backup.Repository.Errors;
+using Backup.Repository.Index;
 using Backup.Repository.Manifests;
 using Backup.Repository.Storage;
 
@@ -13,7 +15,14 @@ namespace Backup.Repository.Reading;
 /// </summary>
 public sealed class RestorePointReader
 {
-    private const int RestoreReadAhead = 8;
+    /// <summary>Largest single ranged read of a full restore (sealed bytes of adjacent chunks of one pack).</summary>
+    public const int MaxRangeBytes = 8 * 1024 * 1024;
+
+    /// <summary>Sealed bytes a full restore fetches ahead of what it has written.</summary>
+    public const long MaxBytesInFlight = 48L * 1024 * 1024;
+
+    private const int MaxRangeChunks = 64;
+    private const int ZeroRunChunks = 1024;
     private readonly BlobStore _store;
     private readonly Dictionary<string, (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks)> _disks;
     private readonly ChunkCache _cache;
@@ -79,30 +88,78 @@ public sealed class RestorePointReader
         }
     }
 
-    /// <summary>Writes the whole disk to <paramref name="destination"/>, fetching several chunks ahead.</summary>
+    /// <summary>
+    /// Writes the whole disk to <paramref name="destination"/>. Chunks stored next to each other in one pack are fetched
+    /// by one ranged read (up to <see cref="MaxRangeBytes"/>); several ranges are fetched, decrypted and checked in
+    /// parallel ahead of the writer (at most <see cref="MaxBytesInFlight"/> at a time), and written in disk order.
+    /// When <paramref name="destination"/> is seekable and positioned at its end (a new or truncated file), all-zero
+    /// chunks are skipped by seeking, leaving a sparse file of the same content; otherwise zeros are written.
+    /// </summary>
     public async Task RestoreDiskAsync(string disk, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var (manifest, layout, chunks) = Disk(disk);
+        var sparse = destination.CanSeek && destination.Position == destination.Length;
+        var start = sparse ? destination.Position : 0;
         var zero = new byte[layout.ChunkSize];
-        var window = new Queue<Task<byte[]>>();
-        long next = 0;
+        var window = new Queue<(RestoreRange Range, Task<byte[][]>? Contents)>();
+        long inFlight = 0;
         long written = 0;
-        for (long index = 0; index < layout.Count; index++)
+        using var ranges = PlanRestore(manifest, layout, chunks).GetEnumerator();
+        var more = ranges.MoveNext();
+        while (more || window.Count > 0)
         {
-            while (next < layout.Count && next < index + RestoreReadAhead)
+            while (more && (window.Count == 0 || inFlight + ranges.Current.Bytes <= MaxBytesInFlight))
             {
-                var id = chunks[next];
-                var chunkIndex = next;
-                window.Enqueue(id.IsZero ? Task.FromResult(zero) : Task.Run(() => FetchAsync(manifest, chunkIndex, id, cancellationToken), cancellationToken));
-                next++;
+                var range = ranges.Current;
+                window.Enqueue((range, range.Locations is null ? null : Task.Run(() => FetchRangeAsync(manifest, range, cancellationToken), cancellationToken)));
+                inFlight += range.Bytes;
+                more = ranges.MoveNext();
             }
 
-            var content = await window.Dequeue().ConfigureAwait(false);
-            var length = layout.LengthOf(index);
-            await destination.WriteAsync(content.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-            written += length;
+            var (next, contents) = window.Dequeue();
+            inFlight -= next.Bytes;
+            if (contents is null)
+            {
+                var length = layout.OffsetOf(next.First + next.Count) - layout.OffsetOf(next.First);
+                length = Math.Min(length, layout.Length - layout.OffsetOf(next.First));
+                if (sparse)
+                {
+                    destination.Seek(length, SeekOrigin.Current);
+                }
+                else
+                {
+                    for (var i = 0; i < next.Count; i++)
+                    {
+                        await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                written += length;
+            }
+            else
+            {
+                var blobs = await contents.ConfigureAwait(false);
+                for (var i = 0; i < blobs.Length; i++)
+                {
+                    var length = layout.LengthOf(next.First + i);
+                    if (blobs[i].Length != length)
+                    {
+                        throw new RepositoryCorruptException(
+                            ManifestCodec.KeyOf(Manifest.Id), $"chunk {next.First + i} of disk '{disk}' holds {blobs[i].Length} bytes, the disk layout needs {length}", [Manifest.Id]);
+                    }
+
+                    await destination.WriteAsync(blobs[i], cancellationToken).ConfigureAwait(false);
+                    written += length;
+                }
+            }
+
             progress?.Report(written);
+        }
+
+        if (sparse && destination.Length < start + layout.Length)
+        {
+            destination.SetLength(start + layout.Length);
         }
     }
 
@@ -184,6 +241,108 @@ public sealed class RestorePointReader
         var content = _store.Open(BlobType.Data, id, location, sealedBlob, context, [Manifest.Id]);
         _diskCache.Add(id, sealedBlob);
         return content;
+    }
+
+    /// <summary>
+    /// Splits a disk into runs of zero chunks and runs of chunks stored back to back in one pack, in disk order, so
+    /// each run of stored chunks is one ranged read.
+    /// </summary>
+    private IEnumerable<RestoreRange> PlanRestore(DiskManifest disk, FixedChunkLayout layout, BlobId[] chunks)
+    {
+        long first = 0;
+        var locations = new List<BlobLocation>();
+        var zeros = 0;
+        long bytes = 0;
+        for (long index = 0; index < chunks.Length; index++)
+        {
+            var id = chunks[index];
+            if (id.IsZero)
+            {
+                if (locations.Count > 0)
+                {
+                    yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+                    locations.Clear();
+                    bytes = 0;
+                }
+
+                if (zeros == 0)
+                {
+                    first = index;
+                }
+
+                if (++zeros == ZeroRunChunks)
+                {
+                    yield return new RestoreRange(first, zeros, null, 0);
+                    zeros = 0;
+                }
+
+                continue;
+            }
+
+            if (zeros > 0)
+            {
+                yield return new RestoreRange(first, zeros, null, 0);
+                zeros = 0;
+            }
+
+            var location = _store.Locate(id, $"chunk {index} of disk '{disk.Name}'", [Manifest.Id]);
+            if (locations.Count > 0)
+            {
+                var last = locations[^1];
+                var adjacent = last.Pack.PackId == location.Pack.PackId && (long)last.Entry.Offset + last.Entry.SealedLength == location.Entry.Offset;
+                if (!adjacent || bytes + location.Entry.SealedLength > MaxRangeBytes || locations.Count == MaxRangeChunks)
+                {
+                    yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+                    locations.Clear();
+                    bytes = 0;
+                }
+            }
+
+            if (locations.Count == 0)
+            {
+                first = index;
+            }
+
+            locations.Add(location);
+            bytes += location.Entry.SealedLength;
+        }
+
+        if (locations.Count > 0)
+        {
+            yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+        }
+        else if (zeros > 0)
+        {
+            yield return new RestoreRange(first, zeros, null, 0);
+        }
+    }
+
+    /// <summary>Reads a run of adjacent sealed chunks with one ranged read, then opens and checks them in parallel.</summary>
+    private async Task<byte[][]> FetchRangeAsync(DiskManifest disk, RestoreRange range, CancellationToken cancellationToken)
+    {
+        var locations = range.Locations!;
+        var pack = locations[0].Pack.Key;
+        var offset = locations[0].Entry.Offset;
+        var context = range.Count == 1 ? $"chunk {range.First} of disk '{disk.Name}'" : $"chunks {range.First}..{range.First + range.Count - 1} of disk '{disk.Name}'";
+        var sealedRange = await _store.FetchAsync(pack, offset, (int)range.Bytes, context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
+        var contents = new byte[locations.Length][];
+        try
+        {
+            Parallel.For(0, locations.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var location = locations[i];
+                var sealedBlob = sealedRange.AsSpan((int)(location.Entry.Offset - offset), (int)location.Entry.SealedLength);
+                contents[i] = _store.Open(BlobType.Data, location.Entry.Id, location, sealedBlob, $"chunk {range.First + i} of disk '{disk.Name}'", [Manifest.Id]);
+            });
+        }
+        catch (AggregateException exception) when (exception.InnerExceptions.Count > 0)
+        {
+            // Report a damaged chunk as itself (naming the pack and the point), not wrapped.
+            var first = exception.InnerExceptions.OfType<RepositoryCorruptException>().FirstOrDefault() ?? exception.InnerExceptions[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
+
+        return contents;
     }
 
     private Task<byte[]> FetchAsync(DiskManifest disk, long index, BlobId id, CancellationToken cancellationToken) =>
