@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.ExceptionServices;
 using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
@@ -102,59 +103,82 @@ public sealed class RestorePointReader
         var sparse = destination.CanSeek && destination.Position == destination.Length;
         var start = sparse ? destination.Position : 0;
         var zero = new byte[layout.ChunkSize];
-        var window = new Queue<(RestoreRange Range, Task<byte[][]>? Contents)>();
+        var window = new Queue<(RestoreRange Range, Task<byte[]>? Contents)>();
         long inFlight = 0;
         long written = 0;
         using var ranges = PlanRestore(manifest, layout, chunks).GetEnumerator();
         var more = ranges.MoveNext();
-        while (more || window.Count > 0)
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            while (more && (window.Count == 0 || inFlight + ranges.Current.Bytes <= MaxBytesInFlight))
+            while (more || window.Count > 0)
             {
-                var range = ranges.Current;
-                window.Enqueue((range, range.Locations is null ? null : Task.Run(() => FetchRangeAsync(manifest, range, cancellationToken), cancellationToken)));
-                inFlight += range.Bytes;
-                more = ranges.MoveNext();
-            }
-
-            var (next, contents) = window.Dequeue();
-            inFlight -= next.Bytes;
-            if (contents is null)
-            {
-                var length = layout.OffsetOf(next.First + next.Count) - layout.OffsetOf(next.First);
-                length = Math.Min(length, layout.Length - layout.OffsetOf(next.First));
-                if (sparse)
+                while (more && (window.Count == 0 || inFlight + ranges.Current.Bytes <= MaxBytesInFlight))
                 {
-                    destination.Seek(length, SeekOrigin.Current);
+                    var range = ranges.Current;
+                    window.Enqueue((range, range.Locations is null ? null : Task.Run(() => FetchRangeAsync(manifest, layout, range, stop.Token), stop.Token)));
+                    inFlight += range.Bytes;
+                    more = ranges.MoveNext();
+                }
+
+                var (next, contents) = window.Dequeue();
+                inFlight -= next.Bytes;
+                if (contents is null)
+                {
+                    var length = layout.OffsetOf(next.First + next.Count) - layout.OffsetOf(next.First);
+                    length = Math.Min(length, layout.Length - layout.OffsetOf(next.First));
+                    if (sparse)
+                    {
+                        destination.Seek(length, SeekOrigin.Current);
+                    }
+                    else
+                    {
+                        for (var i = 0; i < next.Count; i++)
+                        {
+                            await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+
+                    written += length;
                 }
                 else
                 {
-                    for (var i = 0; i < next.Count; i++)
+                    var blobs = await contents.ConfigureAwait(false);
+                    try
                     {
-                        await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
+                        var length = (int)(Math.Min(layout.Length, layout.OffsetOf(next.First + next.Count)) - layout.OffsetOf(next.First));
+                        await destination.WriteAsync(blobs.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                        written += length;
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(blobs);
                     }
                 }
 
-                written += length;
+                progress?.Report(written);
             }
-            else
+        }
+        finally
+        {
+            // On failure or cancellation: stop the fetches still running, observe them, return their buffers.
+            await stop.CancelAsync().ConfigureAwait(false);
+            foreach (var (_, pending) in window)
             {
-                var blobs = await contents.ConfigureAwait(false);
-                for (var i = 0; i < blobs.Length; i++)
-                {
-                    var length = layout.LengthOf(next.First + i);
-                    if (blobs[i].Length != length)
+                _ = pending?.ContinueWith(
+                    task =>
                     {
-                        throw new RepositoryCorruptException(
-                            ManifestCodec.KeyOf(Manifest.Id), $"chunk {next.First + i} of disk '{disk}' holds {blobs[i].Length} bytes, the disk layout needs {length}", [Manifest.Id]);
-                    }
+                        if (task.IsCompletedSuccessfully)
+                        {
+                            ArrayPool<byte>.Shared.Return(task.Result);
+                        }
 
-                    await destination.WriteAsync(blobs[i], cancellationToken).ConfigureAwait(false);
-                    written += length;
-                }
+                        return task.Exception;
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
             }
-
-            progress?.Report(written);
         }
 
         if (sparse && destination.Length < start + layout.Length)
@@ -317,29 +341,40 @@ public sealed class RestorePointReader
         }
     }
 
-    /// <summary>Reads a run of adjacent sealed chunks with one ranged read, then opens and checks them in parallel.</summary>
-    private async Task<byte[][]> FetchRangeAsync(DiskManifest disk, RestoreRange range, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a run of adjacent sealed chunks with one ranged read, then opens and checks them in parallel into a buffer
+    /// rented from the shared pool, chunk i at i × chunk size (the caller returns it).
+    /// </summary>
+    private async Task<byte[]> FetchRangeAsync(DiskManifest disk, FixedChunkLayout layout, RestoreRange range, CancellationToken cancellationToken)
     {
         var locations = range.Locations!;
         var pack = locations[0].Pack.Key;
         var offset = locations[0].Entry.Offset;
         var context = range.Count == 1 ? $"chunk {range.First} of disk '{disk.Name}'" : $"chunks {range.First}..{range.First + range.Count - 1} of disk '{disk.Name}'";
         var sealedRange = await _store.FetchAsync(pack, offset, (int)range.Bytes, context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
-        var contents = new byte[locations.Length][];
+        var chunkSize = layout.ChunkSize;
+        var contents = ArrayPool<byte>.Shared.Rent(range.Count * chunkSize);
         try
         {
             Parallel.For(0, locations.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var location = locations[i];
                 var sealedBlob = sealedRange.AsSpan((int)(location.Entry.Offset - offset), (int)location.Entry.SealedLength);
-                contents[i] = _store.Open(BlobType.Data, location.Entry.Id, location, sealedBlob, $"chunk {range.First + i} of disk '{disk.Name}'", [Manifest.Id]);
+                var destination = contents.AsSpan(i * chunkSize, layout.LengthOf(range.First + i));
+                _store.OpenInto(BlobType.Data, location.Entry.Id, location, sealedBlob, destination, $"chunk {range.First + i} of disk '{disk.Name}'", [Manifest.Id]);
             });
         }
         catch (AggregateException exception) when (exception.InnerExceptions.Count > 0)
         {
             // Report a damaged chunk as itself (naming the pack and the point), not wrapped.
+            ArrayPool<byte>.Shared.Return(contents);
             var first = exception.InnerExceptions.OfType<RepositoryCorruptException>().FirstOrDefault() ?? exception.InnerExceptions[0];
             ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(contents);
+            throw;
         }
 
         return contents;

@@ -89,6 +89,37 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
     }
 
     /// <summary>
+    /// Like <see cref="Open"/>, into <paramref name="destination"/> (exactly the blob's indexed plain length); allocates
+    /// nothing per blob.
+    /// </summary>
+    public void OpenInto(BlobType type, BlobId id, BlobLocation location, ReadOnlySpan<byte> sealedBlob, Span<byte> destination, string context, IReadOnlyList<string> affectedPoints)
+    {
+        var key = location.Pack.Key;
+        try
+        {
+            if (sealedBlob.Length != location.Entry.SealedLength)
+            {
+                throw new RepositoryCorruptException(key, $"pack is truncated: {context} (blob {id.ToShortString()}) ends past its end");
+            }
+
+            if (destination.Length != location.Entry.PlainLength)
+            {
+                throw new RepositoryCorruptException(key, $"blob {id.ToShortString()} ({context}) is indexed as {location.Entry.PlainLength} bytes, {destination.Length} expected");
+            }
+
+            Sealer.OpenInto(sealedBlob, AssociatedData.ForBlob(type, id), key, $"blob {id.ToShortString()} ({context})", destination);
+            if (Keys.ComputeId(destination) != id)
+            {
+                throw new RepositoryCorruptException(key, $"blob {id.ToShortString()} ({context}) does not match its id");
+            }
+        }
+        catch (RepositoryCorruptException exception) when (affectedPoints.Count > 0 && exception.AffectedPoints.Count == 0)
+        {
+            throw new RepositoryCorruptException(exception.ObjectKey, exception.Problem, affectedPoints, exception);
+        }
+    }
+
+    /// <summary>
     /// Opens a sealed blob that did not come from a pack (a local cache entry) and checks it against its id; throws
     /// <see cref="RepositoryCorruptException"/> naming <paramref name="source"/> when it does not verify.
     /// </summary>
