@@ -164,25 +164,82 @@ public sealed class BackupRepository : IDisposable
 
     /// <summary>
     /// Starts a restore point of <paramref name="vm"/>. Its disks are compared with the latest readable point of the
-    /// same VM to record changed-block maps; chunks are deduplicated against the whole repository.
+    /// same VM (by its recorded time, so points taken within one second are ordered too) to record changed-block maps; chunks are deduplicated against the whole repository.
     /// </summary>
-    public async Task<RestorePointWriter> BeginPointAsync(string vm, CancellationToken cancellationToken = default)
+    public Task<RestorePointWriter> BeginPointAsync(string vm, CancellationToken cancellationToken = default) =>
+        BeginPointAsync(vm, parentPointId: null, cancellationToken);
+
+    /// <summary>
+    /// Starts a restore point of <paramref name="vm"/> whose parent is <paramref name="parentPointId"/> (a point of the
+    /// same VM), or the latest readable point of the VM when null. The parent is what the disks' changed-block maps are
+    /// relative to; incremental disk writes (<see cref="DiskChanges"/>) may name it or any other point of the VM as
+    /// their base. A named parent that does not exist or whose manifest cannot be read does not stop a backup: the new
+    /// point then has no parent, and a disk write based on it reads the whole disk and says why
+    /// (<see cref="DiskWriteResult.FullReadReason"/>). A parent of another VM is refused.
+    /// </summary>
+    public async Task<RestorePointWriter> BeginPointAsync(string vm, string? parentPointId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(vm);
-        var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
-        var latest = points.LastOrDefault(point => point.Vm == vm && point.Problem is null);
-        var parent = latest is null ? null : await ReadManifestAsync(latest.Id, cancellationToken).ConfigureAwait(false);
-        return new RestorePointWriter(_store, Config, _chunker, vm, parent);
+        RestorePointManifest? parent;
+        if (parentPointId is null)
+        {
+            var points = await ListPointsAsync(cancellationToken).ConfigureAwait(false);
+            var latest = points.Where(point => point.Vm == vm && point.Problem is null)
+                .OrderBy(point => point.Time).ThenBy(point => point.Id, StringComparer.Ordinal).LastOrDefault();
+            parent = latest is null ? null : await ReadManifestAsync(latest.Id, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            (parent, _) = await TryReadPointAsync(parentPointId, cancellationToken).ConfigureAwait(false);
+            if (parent is not null && parent.Vm != vm)
+            {
+                throw new ArgumentException($"restore point {parentPointId} belongs to VM '{parent.Vm}', not '{vm}'", nameof(parentPointId));
+            }
+        }
+
+        return new RestorePointWriter(_store, Config, _chunker, vm, parent, TryReadPointAsync);
+    }
+
+    /// <summary>Reads a point's manifest, or says in a sentence why it cannot be used (missing, damaged, unsupported).</summary>
+    private async Task<(RestorePointManifest? Manifest, string? Problem)> TryReadPointAsync(string pointId, CancellationToken cancellationToken)
+    {
+        if (!PointIds.IsValid(pointId))
+        {
+            return (null, $"'{pointId}' is not a restore point id");
+        }
+
+        try
+        {
+            var bytes = await Backend.GetAsync(ManifestCodec.KeyOf(pointId), cancellationToken).ConfigureAwait(false);
+            return (ManifestCodec.Open(bytes, pointId, _store.Sealer), null);
+        }
+        catch (BackendObjectNotFoundException)
+        {
+            return (null, $"base restore point {pointId} not found in {Backend.Location} (deleted or never committed)");
+        }
+        catch (Exception exception) when (exception is RepositoryCorruptException or UnsupportedFormatVersionException)
+        {
+            return (null, $"the manifest of base restore point {pointId} cannot be read: {exception.Message}");
+        }
     }
 
     /// <summary>
     /// Opens a restore point for reading. Fails with <see cref="RepositoryCorruptException"/> naming the point if its
     /// manifest or chunk maps are damaged or reference chunks that are not indexed.
     /// </summary>
-    public async Task<RestorePointReader> OpenPointAsync(string pointId, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default)
+    public Task<RestorePointReader> OpenPointAsync(string pointId, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default) =>
+        OpenPointAsync(pointId, diskCache: null, cacheBytes, cancellationToken);
+
+    /// <summary>
+    /// Opens a restore point for reading with a persistent local chunk cache for random reads
+    /// (<see cref="RestorePointReader.ReadAsync"/>): chunks found there are verified and served without fetching;
+    /// fetched chunks are added. Use one cache directory per repository. <paramref name="cacheBytes"/> bounds the
+    /// in-memory cache in front of it.
+    /// </summary>
+    public async Task<RestorePointReader> OpenPointAsync(string pointId, DiskChunkCache? diskCache, long cacheBytes = 64L * 1024 * 1024, CancellationToken cancellationToken = default)
     {
         var manifest = await ReadManifestAsync(pointId, cancellationToken).ConfigureAwait(false);
-        return await RestorePointReader.OpenAsync(_store, manifest, new ChunkCache(cacheBytes), cancellationToken).ConfigureAwait(false);
+        return await RestorePointReader.OpenAsync(_store, manifest, new ChunkCache(cacheBytes), diskCache, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Re-reads and re-hashes all data; names damaged objects and the restore points they affect.</summary>

@@ -17,6 +17,7 @@ public static class RepoBenchmark
 
     public static int Run(BenchmarkOptions options, double sizeGib, int versions, string? workRoot)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(versions, 1);
         var work = workRoot ?? Path.Combine(Path.GetTempPath(), "backup-repo-bench");
         if (Directory.Exists(work))
         {
@@ -74,21 +75,27 @@ public static class RepoBenchmark
             File.Move(current, files[v]);
         }
 
-        var restoreSeconds = new Dictionary<string, double>();
+        // Restores run options.Runs times, the tools interleaved so they see the same load; the median is reported.
+        var restoreRuns = tools.ToDictionary(t => t.Name, _ => new List<double>());
         var lastHash = Hash(files[^1]);
-        foreach (var tool in tools)
+        for (var run = 0; run < Math.Max(1, options.Runs); run++)
         {
-            var target = Directory.CreateDirectory(Path.Combine(work, "restore-" + tool.Name)).FullName;
-            var (exe, args) = tool.Restore(tool.Repo, versions - 1, target);
-            restoreSeconds[tool.Name] = Exec(exe, args, target, tool.Environment);
-            var restored = Directory.EnumerateFiles(target, "disk.img", SearchOption.AllDirectories).Single();
-            if (Hash(restored) != lastHash)
+            foreach (var tool in tools)
             {
-                throw new InvalidOperationException($"{tool.Name} restored different bytes");
-            }
+                var target = Directory.CreateDirectory(Path.Combine(work, "restore-" + tool.Name)).FullName;
+                var (exe, args) = tool.Restore(tool.Repo, versions - 1, target);
+                restoreRuns[tool.Name].Add(Exec(exe, args, target, tool.Environment));
+                var restored = Directory.EnumerateFiles(target, "disk.img", SearchOption.AllDirectories).Single();
+                if (Hash(restored) != lastHash)
+                {
+                    throw new InvalidOperationException($"{tool.Name} restored different bytes");
+                }
 
-            Directory.Delete(target, recursive: true);
+                Directory.Delete(target, recursive: true);
+            }
         }
+
+        var restoreSeconds = restoreRuns.ToDictionary(pair => pair.Key, pair => Median(pair.Value));
 
         var repoBytes = tools.ToDictionary(t => t.Name, t => DirectoryBytes(t.Repo));
         var pruneSeconds = new Dictionary<string, double>();
@@ -102,7 +109,7 @@ public static class RepoBenchmark
         var mib = size / (double)(1 << 20);
         var logical = size * versions;
         Console.WriteLine(string.Create(Inv, $"image {mib:F0} MiB (≈⅓ zero, ⅓ text-like, ⅓ random extents), {versions} versions, each {Writes(size)} scattered 4 KiB writes + one 8 MiB new region; logical data {logical / (double)(1L << 30):F2} GiB; {Environment.ProcessorCount} cores"));
-        Console.WriteLine("| tool | first backup | incremental (mean) | repository after all versions | dedup+compression ratio | full restore | forget all but last + gc |");
+        Console.WriteLine("| tool | first backup | incremental (mean) | repository after all versions | dedup+compression ratio | full restore (median) | forget all but last + gc |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var tool in tools)
         {
@@ -112,13 +119,21 @@ public static class RepoBenchmark
                 $"| {tool.Name} | {b[0]:F1} s = {mib / b[0]:F0} MiB/s | {incremental:F1} s = {mib / incremental:F0} MiB/s | {repoBytes[tool.Name] / (double)(1 << 20):F0} MiB | {logical / (double)repoBytes[tool.Name]:F2}x | {restoreSeconds[tool.Name]:F1} s = {mib / restoreSeconds[tool.Name]:F0} MiB/s | {pruneSeconds[tool.Name]:F1} s, {afterPrune[tool.Name] / (double)(1 << 20):F0} MiB left |"));
         }
 
+        double Incremental(string name) => backupSeconds[name].Skip(1).DefaultIfEmpty(double.NaN).Average();
         double Ratio(Func<string, double> seconds) => seconds("restic") / seconds("ours");
+        Console.WriteLine(string.Create(Inv, $"full restore, {restoreRuns["ours"].Count} run(s) each, seconds: {string.Join("; ", tools.Select(t => $"{t.Name} {string.Join(" ", restoreRuns[t.Name].Select(x => x.ToString("F1", Inv)))}"))}"));
         Console.WriteLine(string.Create(Inv,
-            $"ours vs restic: first backup {Ratio(n => backupSeconds[n][0]):F2}x, incremental {Ratio(n => backupSeconds[n].Skip(1).Average()):F2}x, restore {Ratio(n => restoreSeconds[n]):F2}x, repository size {repoBytes["restic"] / (double)repoBytes["ours"]:F2}x smaller-is-better ratio (restic/ours)"));
+            $"ours vs restic: first backup {Ratio(n => backupSeconds[n][0]):F2}x, incremental {Ratio(Incremental):F2}x, restore {Ratio(n => restoreSeconds[n]):F2}x, repository size {repoBytes["restic"] / (double)repoBytes["ours"]:F2}x smaller-is-better ratio (restic/ours)"));
         Console.WriteLine(string.Create(Inv,
-            $"ours vs borg:   first backup {backupSeconds["borg"][0] / backupSeconds["ours"][0]:F2}x, incremental {backupSeconds["borg"].Skip(1).Average() / backupSeconds["ours"].Skip(1).Average():F2}x, restore {restoreSeconds["borg"] / restoreSeconds["ours"]:F2}x, repository size (borg/ours) {repoBytes["borg"] / (double)repoBytes["ours"]:F2}x"));
+            $"ours vs borg:   first backup {backupSeconds["borg"][0] / backupSeconds["ours"][0]:F2}x, incremental {Incremental("borg") / Incremental("ours"):F2}x, restore {restoreSeconds["borg"] / restoreSeconds["ours"]:F2}x, repository size (borg/ours) {repoBytes["borg"] / (double)repoBytes["ours"]:F2}x"));
         Directory.Delete(work, recursive: true);
         return 0;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static int Writes(long size) => (int)Math.Max(200, size / (1L << 30) * 2000);

@@ -48,6 +48,19 @@ public readonly struct BlobId : IEquatable<BlobId>
         return new BlobId(Convert.FromHexString(hex));
     }
 
+    /// <summary>Parses 64 lowercase hexadecimal digits (the form <see cref="ToString"/> writes); false for anything else.</summary>
+    public static bool TryParse(string? hex, out BlobId id)
+    {
+        id = default;
+        if (hex is not { Length: Length * 2 } || !hex.All(char.IsAsciiHexDigitLower))
+        {
+            return false;
+        }
+
+        id = new BlobId(Convert.FromHexString(hex));
+        return true;
+    }
+
     /// <summary>Writes the 32 bytes of the id.</summary>
     public void WriteTo(Span<byte> destination)
     {

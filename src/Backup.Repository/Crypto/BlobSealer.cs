@@ -77,48 +77,72 @@ internal sealed class BlobSealer : IDisposable
     /// </summary>
     public byte[] Open(ReadOnlySpan<byte> sealedBlob, ReadOnlySpan<byte> associatedData, string objectKey, string what, int expectedLength = -1)
     {
-        if (sealedBlob.Length < Overhead)
+        if (expectedLength >= 0)
         {
-            throw new RepositoryCorruptException(objectKey, $"{what} is truncated ({sealedBlob.Length} bytes, a sealed blob has at least {Overhead})");
+            var output = new byte[expectedLength];
+            OpenInto(sealedBlob, associatedData, objectKey, what, output);
+            return output;
         }
 
-        if (sealedBlob[0] != EncodingVersion)
-        {
-            throw new UnsupportedFormatVersionException(objectKey, $"{what} has blob encoding version", sealedBlob[0], EncodingVersion);
-        }
-
-        var plainLength = sealedBlob.Length - 1 - NonceLength - TagLength;
-        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
+        var plain = Decrypt(sealedBlob, associatedData, objectKey, what, out var plainLength);
         try
         {
+            var body = plain.AsSpan(1, plainLength - 1);
+            if (plain[0] == Stored)
+            {
+                return body.ToArray();
+            }
+
             try
             {
-                _aes.Value!.Decrypt(
-                    sealedBlob.Slice(1, NonceLength),
-                    sealedBlob.Slice(1 + NonceLength, plainLength),
-                    sealedBlob[^TagLength..],
-                    plain.AsSpan(0, plainLength),
-                    associatedData);
+                return _decompressor.Value!.Unwrap(body).ToArray();
             }
-            catch (AuthenticationTagMismatchException exception)
+            catch (ZstdException exception)
             {
-                throw new RepositoryCorruptException(objectKey, $"{what} fails authentication (corrupted, truncated or tampered with)", innerException: exception);
+                throw new RepositoryCorruptException(objectKey, $"{what} does not decompress ({exception.Message})", innerException: exception);
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plain);
+        }
+    }
 
+    /// <summary>
+    /// Like <see cref="Open"/>, into <paramref name="destination"/>, whose length is the blob's expected plain length
+    /// (a blob of another length is reported as corrupt). Allocates nothing per blob.
+    /// </summary>
+    public void OpenInto(ReadOnlySpan<byte> sealedBlob, ReadOnlySpan<byte> associatedData, string objectKey, string what, Span<byte> destination)
+    {
+        var expectedLength = destination.Length;
+        var plain = Decrypt(sealedBlob, associatedData, objectKey, what, out var plainLength);
+        try
+        {
             var body = plain.AsSpan(1, plainLength - 1);
-            switch (plain[0])
+            if (plain[0] == Stored)
             {
-                case Stored:
-                    if (expectedLength >= 0 && body.Length != expectedLength)
-                    {
-                        throw new RepositoryCorruptException(objectKey, $"{what} holds {body.Length} bytes, the index says {expectedLength}");
-                    }
+                if (body.Length != expectedLength)
+                {
+                    throw new RepositoryCorruptException(objectKey, $"{what} holds {body.Length} bytes, the index says {expectedLength}");
+                }
 
-                    return body.ToArray();
-                case Zstd:
-                    return Decompress(body, objectKey, what, expectedLength);
-                default:
-                    throw new UnsupportedFormatVersionException(objectKey, $"{what} has compression type", plain[0], Zstd);
+                body.CopyTo(destination);
+                return;
+            }
+
+            int written;
+            try
+            {
+                written = _decompressor.Value!.Unwrap(body, destination);
+            }
+            catch (ZstdException exception)
+            {
+                throw new RepositoryCorruptException(objectKey, $"{what} does not decompress to the {expectedLength} bytes the index says ({exception.Message})", innerException: exception);
+            }
+
+            if (written != expectedLength)
+            {
+                throw new RepositoryCorruptException(objectKey, $"{what} decompresses to {written} bytes, the index says {expectedLength}");
             }
         }
         finally
@@ -149,27 +173,46 @@ internal sealed class BlobSealer : IDisposable
         _decompressor.Dispose();
     }
 
-    private byte[] Decompress(ReadOnlySpan<byte> body, string objectKey, string what, int expectedLength)
+    /// <summary>
+    /// Authenticates and decrypts a sealed blob into a buffer rented from the shared pool (the caller returns it):
+    /// its first byte is the compression type, checked here, then the body.
+    /// </summary>
+    private byte[] Decrypt(ReadOnlySpan<byte> sealedBlob, ReadOnlySpan<byte> associatedData, string objectKey, string what, out int plainLength)
     {
+        if (sealedBlob.Length < Overhead)
+        {
+            throw new RepositoryCorruptException(objectKey, $"{what} is truncated ({sealedBlob.Length} bytes, a sealed blob has at least {Overhead})");
+        }
+
+        if (sealedBlob[0] != EncodingVersion)
+        {
+            throw new UnsupportedFormatVersionException(objectKey, $"{what} has blob encoding version", sealedBlob[0], EncodingVersion);
+        }
+
+        plainLength = sealedBlob.Length - 1 - NonceLength - TagLength;
+        var plain = ArrayPool<byte>.Shared.Rent(plainLength);
         try
         {
-            if (expectedLength >= 0)
-            {
-                var output = new byte[expectedLength];
-                var written = _decompressor.Value!.Unwrap(body, output);
-                if (written != expectedLength)
-                {
-                    throw new RepositoryCorruptException(objectKey, $"{what} decompresses to {written} bytes, the index says {expectedLength}");
-                }
-
-                return output;
-            }
-
-            return _decompressor.Value!.Unwrap(body).ToArray();
+            _aes.Value!.Decrypt(
+                sealedBlob.Slice(1, NonceLength),
+                sealedBlob.Slice(1 + NonceLength, plainLength),
+                sealedBlob[^TagLength..],
+                plain.AsSpan(0, plainLength),
+                associatedData);
         }
-        catch (ZstdException exception)
+        catch (AuthenticationTagMismatchException exception)
         {
-            throw new RepositoryCorruptException(objectKey, $"{what} does not decompress ({exception.Message})", innerException: exception);
+            ArrayPool<byte>.Shared.Return(plain);
+            throw new RepositoryCorruptException(objectKey, $"{what} fails authentication (corrupted, truncated or tampered with)", innerException: exception);
         }
+
+        if (plain[0] is not (Stored or Zstd))
+        {
+            var type = plain[0];
+            ArrayPool<byte>.Shared.Return(plain);
+            throw new UnsupportedFormatVersionException(objectKey, $"{what} has compression type", type, Zstd);
+        }
+
+        return plain;
     }
 }

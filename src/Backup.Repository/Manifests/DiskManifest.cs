@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Backup.Repository.Manifests;
 
 /// <summary>A disk image of a restore point: fixed aligned chunks, listed by chunk-map blobs (format §8).</summary>
@@ -17,4 +19,11 @@ public sealed record DiskManifest
 
     /// <summary>Changed chunks relative to the parent point.</summary>
     public ChangedBlockMap Changed { get; init; } = new();
+
+    /// <summary>
+    /// Opaque tag of the change-tracking state this disk was read at (given by the backup engine, for example
+    /// "&lt;tracking id&gt;:&lt;generation&gt;"); null when none was given. Optional in the format (§8).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TrackingTag { get; init; }
 }

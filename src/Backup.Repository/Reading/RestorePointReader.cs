@@ -1,6 +1,9 @@
+using System.Buffers;
+using System.Runtime.ExceptionServices;
 using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
 using Backup.Repository.Errors;
+using Backup.Repository.Index;
 using Backup.Repository.Manifests;
 using Backup.Repository.Storage;
 
@@ -13,24 +16,37 @@ namespace Backup.Repository.Reading;
 /// </summary>
 public sealed class RestorePointReader
 {
-    private const int RestoreReadAhead = 8;
+    /// <summary>Largest single ranged read of a full restore (sealed bytes of adjacent chunks of one pack).</summary>
+    public const int MaxRangeBytes = 8 * 1024 * 1024;
+
+    /// <summary>Sealed bytes a full restore fetches ahead of what it has written.</summary>
+    public const long MaxBytesInFlight = 48L * 1024 * 1024;
+
+    private const int MaxRangeChunks = 64;
+    private const int ZeroRunChunks = 1024;
     private readonly BlobStore _store;
     private readonly Dictionary<string, (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks)> _disks;
     private readonly ChunkCache _cache;
+    private readonly DiskChunkCache? _diskCache;
 
-    private RestorePointReader(BlobStore store, RestorePointManifest manifest, Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])> disks, ChunkCache cache)
+    private RestorePointReader(
+        BlobStore store, RestorePointManifest manifest, Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])> disks, ChunkCache cache, DiskChunkCache? diskCache)
     {
         _store = store;
         Manifest = manifest;
         _disks = disks;
         _cache = cache;
+        _diskCache = diskCache;
     }
 
     /// <summary>The point's manifest.</summary>
     public RestorePointManifest Manifest { get; }
 
-    /// <summary>Cache statistics of this reader.</summary>
+    /// <summary>In-memory cache of this reader (and its statistics).</summary>
     public ChunkCache Cache => _cache;
+
+    /// <summary>The persistent local cache random reads go through, if one was given.</summary>
+    public DiskChunkCache? DiskCache => _diskCache;
 
     /// <summary>Length of a disk in bytes.</summary>
     public long DiskLength(string disk) => Disk(disk).Layout.Length;
@@ -61,7 +77,7 @@ public sealed class RestorePointReader
             {
                 if (!_cache.TryGet(id, out var content))
                 {
-                    content = await FetchAsync(manifest, index, id, cancellationToken).ConfigureAwait(false);
+                    content = await FetchCachedAsync(manifest, index, id, cancellationToken).ConfigureAwait(false);
                     _cache.Add(id, content);
                 }
 
@@ -73,30 +89,101 @@ public sealed class RestorePointReader
         }
     }
 
-    /// <summary>Writes the whole disk to <paramref name="destination"/>, fetching several chunks ahead.</summary>
+    /// <summary>
+    /// Writes the whole disk to <paramref name="destination"/>. Chunks stored next to each other in one pack are fetched
+    /// by one ranged read (up to <see cref="MaxRangeBytes"/>); several ranges are fetched, decrypted and checked in
+    /// parallel ahead of the writer (at most <see cref="MaxBytesInFlight"/> at a time), and written in disk order.
+    /// When <paramref name="destination"/> is seekable and positioned at its end (a new or truncated file), all-zero
+    /// chunks are skipped by seeking, leaving a sparse file of the same content; otherwise zeros are written.
+    /// </summary>
     public async Task RestoreDiskAsync(string disk, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var (manifest, layout, chunks) = Disk(disk);
+        var sparse = destination.CanSeek && destination.Position == destination.Length;
+        var start = sparse ? destination.Position : 0;
         var zero = new byte[layout.ChunkSize];
-        var window = new Queue<Task<byte[]>>();
-        long next = 0;
+        var window = new Queue<(RestoreRange Range, Task<byte[]>? Contents)>();
+        long inFlight = 0;
         long written = 0;
-        for (long index = 0; index < layout.Count; index++)
+        using var ranges = PlanRestore(manifest, layout, chunks).GetEnumerator();
+        var more = ranges.MoveNext();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            while (next < layout.Count && next < index + RestoreReadAhead)
+            while (more || window.Count > 0)
             {
-                var id = chunks[next];
-                var chunkIndex = next;
-                window.Enqueue(id.IsZero ? Task.FromResult(zero) : Task.Run(() => FetchAsync(manifest, chunkIndex, id, cancellationToken), cancellationToken));
-                next++;
-            }
+                while (more && (window.Count == 0 || inFlight + ranges.Current.Bytes <= MaxBytesInFlight))
+                {
+                    var range = ranges.Current;
+                    window.Enqueue((range, range.Locations is null ? null : Task.Run(() => FetchRangeAsync(manifest, layout, range, stop.Token), stop.Token)));
+                    inFlight += range.Bytes;
+                    more = ranges.MoveNext();
+                }
 
-            var content = await window.Dequeue().ConfigureAwait(false);
-            var length = layout.LengthOf(index);
-            await destination.WriteAsync(content.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-            written += length;
-            progress?.Report(written);
+                var (next, contents) = window.Dequeue();
+                inFlight -= next.Bytes;
+                if (contents is null)
+                {
+                    var length = layout.OffsetOf(next.First + next.Count) - layout.OffsetOf(next.First);
+                    length = Math.Min(length, layout.Length - layout.OffsetOf(next.First));
+                    if (sparse)
+                    {
+                        destination.Seek(length, SeekOrigin.Current);
+                    }
+                    else
+                    {
+                        for (var i = 0; i < next.Count; i++)
+                        {
+                            await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+
+                    written += length;
+                }
+                else
+                {
+                    var blobs = await contents.ConfigureAwait(false);
+                    try
+                    {
+                        var length = (int)(Math.Min(layout.Length, layout.OffsetOf(next.First + next.Count)) - layout.OffsetOf(next.First));
+                        await destination.WriteAsync(blobs.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                        written += length;
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(blobs);
+                    }
+                }
+
+                progress?.Report(written);
+            }
+        }
+        finally
+        {
+            // On failure or cancellation: stop the fetches still running, observe them, return their buffers.
+            await stop.CancelAsync().ConfigureAwait(false);
+            foreach (var (_, pending) in window)
+            {
+                _ = pending?.ContinueWith(
+                    task =>
+                    {
+                        if (task.IsCompletedSuccessfully)
+                        {
+                            ArrayPool<byte>.Shared.Return(task.Result);
+                        }
+
+                        return task.Exception;
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
+
+        if (sparse && destination.Length < start + layout.Length)
+        {
+            destination.SetLength(start + layout.Length);
         }
     }
 
@@ -114,7 +201,7 @@ public sealed class RestorePointReader
         }
     }
 
-    internal static async Task<RestorePointReader> OpenAsync(BlobStore store, RestorePointManifest manifest, ChunkCache cache, CancellationToken cancellationToken)
+    internal static async Task<RestorePointReader> OpenAsync(BlobStore store, RestorePointManifest manifest, ChunkCache cache, DiskChunkCache? diskCache, CancellationToken cancellationToken)
     {
         var disks = new Dictionary<string, (DiskManifest, FixedChunkLayout, BlobId[])>();
         var missing = new List<string>();
@@ -145,11 +232,153 @@ public sealed class RestorePointReader
                 [manifest.Id]);
         }
 
-        return new RestorePointReader(store, manifest, disks, cache);
+        return new RestorePointReader(store, manifest, disks, cache, diskCache);
     }
 
     private (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks) Disk(string name) =>
         _disks.TryGetValue(name, out var disk) ? disk : throw new ArgumentException($"restore point {Manifest.Id} has no disk '{name}'", nameof(name));
+
+    /// <summary>A chunk from the local disk cache when it holds a copy that verifies, else from the repository (then cached).</summary>
+    private async Task<byte[]> FetchCachedAsync(DiskManifest disk, long index, BlobId id, CancellationToken cancellationToken)
+    {
+        if (_diskCache is null)
+        {
+            return await FetchAsync(disk, index, id, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_diskCache.TryRead(id) is { } cached)
+        {
+            try
+            {
+                return _store.OpenDetached(BlobType.Data, id, cached, $"chunk cache entry {id.ToShortString()} in {_diskCache.Directory}");
+            }
+            catch (RepositoryCorruptException)
+            {
+                // A damaged cache entry is never served: it is deleted and the chunk fetched from the repository.
+                _diskCache.Discard(id);
+            }
+        }
+
+        var context = $"chunk {index} of disk '{disk.Name}'";
+        var location = _store.Locate(id, context, [Manifest.Id]);
+        var sealedBlob = await _store.FetchAsync(location.Pack.Key, location.Entry.Offset, (int)location.Entry.SealedLength, context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
+        var content = _store.Open(BlobType.Data, id, location, sealedBlob, context, [Manifest.Id]);
+        _diskCache.Add(id, sealedBlob);
+        return content;
+    }
+
+    /// <summary>
+    /// Splits a disk into runs of zero chunks and runs of chunks stored back to back in one pack, in disk order, so
+    /// each run of stored chunks is one ranged read.
+    /// </summary>
+    private IEnumerable<RestoreRange> PlanRestore(DiskManifest disk, FixedChunkLayout layout, BlobId[] chunks)
+    {
+        long first = 0;
+        var locations = new List<BlobLocation>();
+        var zeros = 0;
+        long bytes = 0;
+        for (long index = 0; index < chunks.Length; index++)
+        {
+            var id = chunks[index];
+            if (id.IsZero)
+            {
+                if (locations.Count > 0)
+                {
+                    yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+                    locations.Clear();
+                    bytes = 0;
+                }
+
+                if (zeros == 0)
+                {
+                    first = index;
+                }
+
+                if (++zeros == ZeroRunChunks)
+                {
+                    yield return new RestoreRange(first, zeros, null, 0);
+                    zeros = 0;
+                }
+
+                continue;
+            }
+
+            if (zeros > 0)
+            {
+                yield return new RestoreRange(first, zeros, null, 0);
+                zeros = 0;
+            }
+
+            var location = _store.Locate(id, $"chunk {index} of disk '{disk.Name}'", [Manifest.Id]);
+            if (locations.Count > 0)
+            {
+                var last = locations[^1];
+                var adjacent = last.Pack.PackId == location.Pack.PackId && (long)last.Entry.Offset + last.Entry.SealedLength == location.Entry.Offset;
+                if (!adjacent || bytes + location.Entry.SealedLength > MaxRangeBytes || locations.Count == MaxRangeChunks)
+                {
+                    yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+                    locations.Clear();
+                    bytes = 0;
+                }
+            }
+
+            if (locations.Count == 0)
+            {
+                first = index;
+            }
+
+            locations.Add(location);
+            bytes += location.Entry.SealedLength;
+        }
+
+        if (locations.Count > 0)
+        {
+            yield return new RestoreRange(first, locations.Count, [.. locations], bytes);
+        }
+        else if (zeros > 0)
+        {
+            yield return new RestoreRange(first, zeros, null, 0);
+        }
+    }
+
+    /// <summary>
+    /// Reads a run of adjacent sealed chunks with one ranged read, then opens and checks them in parallel into a buffer
+    /// rented from the shared pool, chunk i at i × chunk size (the caller returns it).
+    /// </summary>
+    private async Task<byte[]> FetchRangeAsync(DiskManifest disk, FixedChunkLayout layout, RestoreRange range, CancellationToken cancellationToken)
+    {
+        var locations = range.Locations!;
+        var pack = locations[0].Pack.Key;
+        var offset = locations[0].Entry.Offset;
+        var context = range.Count == 1 ? $"chunk {range.First} of disk '{disk.Name}'" : $"chunks {range.First}..{range.First + range.Count - 1} of disk '{disk.Name}'";
+        var sealedRange = await _store.FetchAsync(pack, offset, (int)range.Bytes, context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
+        var chunkSize = layout.ChunkSize;
+        var contents = ArrayPool<byte>.Shared.Rent(range.Count * chunkSize);
+        try
+        {
+            Parallel.For(0, locations.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var location = locations[i];
+                var sealedBlob = sealedRange.AsSpan((int)(location.Entry.Offset - offset), (int)location.Entry.SealedLength);
+                var destination = contents.AsSpan(i * chunkSize, layout.LengthOf(range.First + i));
+                _store.OpenInto(BlobType.Data, location.Entry.Id, location, sealedBlob, destination, $"chunk {range.First + i} of disk '{disk.Name}'", [Manifest.Id]);
+            });
+        }
+        catch (AggregateException exception) when (exception.InnerExceptions.Count > 0)
+        {
+            // Report a damaged chunk as itself (naming the pack and the point), not wrapped.
+            ArrayPool<byte>.Shared.Return(contents);
+            var first = exception.InnerExceptions.OfType<RepositoryCorruptException>().FirstOrDefault() ?? exception.InnerExceptions[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(contents);
+            throw;
+        }
+
+        return contents;
+    }
 
     private Task<byte[]> FetchAsync(DiskManifest disk, long index, BlobId id, CancellationToken cancellationToken) =>
         _store.ReadAsync(BlobType.Data, id, $"chunk {index} of disk '{disk.Name}'", [Manifest.Id], cancellationToken);

@@ -28,25 +28,45 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
     /// <summary>Reads and opens a blob, checking its content against its id. <paramref name="context"/> says what needs it.</summary>
     public async Task<byte[]> ReadAsync(BlobType type, BlobId id, string context, IReadOnlyList<string> affectedPoints, CancellationToken cancellationToken)
     {
-        if (!Index.TryGet(id, out var location))
-        {
-            throw new RepositoryCorruptException(
+        var location = Locate(id, context, affectedPoints);
+        var sealedBlob = await FetchAsync(location.Pack.Key, location.Entry.Offset, (int)location.Entry.SealedLength, context, affectedPoints, cancellationToken).ConfigureAwait(false);
+        return Open(type, id, location, sealedBlob, context, affectedPoints);
+    }
+
+    /// <summary>Where a blob is stored; a blob in no index is reported as corruption naming <paramref name="context"/>.</summary>
+    public BlobLocation Locate(BlobId id, string context, IReadOnlyList<string> affectedPoints) =>
+        Index.TryGet(id, out var location)
+            ? location
+            : throw new RepositoryCorruptException(
                 $"blob {id}",
                 $"{context} is not in any index (its pack was never uploaded or its index is lost)",
                 affectedPoints);
-        }
 
-        var key = location.Pack.Key;
-        byte[] sealedBlob;
+    /// <summary>Reads <paramref name="length"/> bytes of a pack at <paramref name="offset"/>; a missing or short pack is reported naming <paramref name="context"/>.</summary>
+    public async Task<byte[]> FetchAsync(string packKey, long offset, int length, string context, IReadOnlyList<string> affectedPoints, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
         try
         {
-            sealedBlob = await Backend.GetRangeAsync(key, location.Entry.Offset, (int)location.Entry.SealedLength, cancellationToken).ConfigureAwait(false);
+            bytes = await Backend.GetRangeAsync(packKey, offset, length, cancellationToken).ConfigureAwait(false);
         }
         catch (BackendObjectNotFoundException exception)
         {
-            throw new RepositoryCorruptException(key, $"pack is missing; it holds {context}", affectedPoints, exception);
+            throw new RepositoryCorruptException(packKey, $"pack is missing; it holds {context}", affectedPoints, exception);
         }
 
+        if (bytes.Length != length)
+        {
+            throw new RepositoryCorruptException(packKey, $"pack is truncated: {context} ends past its end", affectedPoints);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Decrypts and decompresses a sealed blob read from <paramref name="location"/> and checks it against its id.</summary>
+    public byte[] Open(BlobType type, BlobId id, BlobLocation location, ReadOnlySpan<byte> sealedBlob, string context, IReadOnlyList<string> affectedPoints)
+    {
+        var key = location.Pack.Key;
         try
         {
             if (sealedBlob.Length != location.Entry.SealedLength)
@@ -66,6 +86,47 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
         {
             throw new RepositoryCorruptException(exception.ObjectKey, exception.Problem, affectedPoints, exception);
         }
+    }
+
+    /// <summary>
+    /// Like <see cref="Open"/>, into <paramref name="destination"/> (exactly the blob's indexed plain length); allocates
+    /// nothing per blob.
+    /// </summary>
+    public void OpenInto(BlobType type, BlobId id, BlobLocation location, ReadOnlySpan<byte> sealedBlob, Span<byte> destination, string context, IReadOnlyList<string> affectedPoints)
+    {
+        var key = location.Pack.Key;
+        try
+        {
+            if (sealedBlob.Length != location.Entry.SealedLength)
+            {
+                throw new RepositoryCorruptException(key, $"pack is truncated: {context} (blob {id.ToShortString()}) ends past its end");
+            }
+
+            if (destination.Length != location.Entry.PlainLength)
+            {
+                throw new RepositoryCorruptException(key, $"blob {id.ToShortString()} ({context}) is indexed as {location.Entry.PlainLength} bytes, {destination.Length} expected");
+            }
+
+            Sealer.OpenInto(sealedBlob, AssociatedData.ForBlob(type, id), key, $"blob {id.ToShortString()} ({context})", destination);
+            if (Keys.ComputeId(destination) != id)
+            {
+                throw new RepositoryCorruptException(key, $"blob {id.ToShortString()} ({context}) does not match its id");
+            }
+        }
+        catch (RepositoryCorruptException exception) when (affectedPoints.Count > 0 && exception.AffectedPoints.Count == 0)
+        {
+            throw new RepositoryCorruptException(exception.ObjectKey, exception.Problem, affectedPoints, exception);
+        }
+    }
+
+    /// <summary>
+    /// Opens a sealed blob that did not come from a pack (a local cache entry) and checks it against its id; throws
+    /// <see cref="RepositoryCorruptException"/> naming <paramref name="source"/> when it does not verify.
+    /// </summary>
+    public byte[] OpenDetached(BlobType type, BlobId id, ReadOnlySpan<byte> sealedBlob, string source)
+    {
+        var content = Sealer.Open(sealedBlob, AssociatedData.ForBlob(type, id), source, $"blob {id.ToShortString()}");
+        return Keys.ComputeId(content) == id ? content : throw new RepositoryCorruptException(source, $"blob {id.ToShortString()} does not match its id");
     }
 
     /// <summary>Loads every index file into <see cref="Index"/>, honouring supersession.</summary>

@@ -81,11 +81,14 @@ public sealed class RetryingBackend : IRepositoryBackend, IDisposable
 
             if (_policy.VerifyWrites)
             {
+                // The put succeeded, so the key is ours: if the read-back fails or finds it damaged, retries replace it
+                // (a create-only retry would otherwise find its own damaged object and refuse).
+                ownedButDamaged = true;
+                ambiguous = true;
                 var stored = await TryReadVerifiedAsync(key, token).ConfigureAwait(false);
                 if (stored is null || !stored.AsSpan().SequenceEqual(data.Span))
                 {
                     ownedButDamaged = stored is not null;
-                    ambiguous = true;
                     throw new BackendTransientException($"'{key}' in {Location} does not read back as written ({(stored is null ? "missing" : $"{stored.Length} bytes, expected {data.Length}")})");
                 }
             }
