@@ -140,12 +140,16 @@ public static class VmBackupRunner
                 : writer.ParentId is null ? "this is the VM's first restore point in this repository"
                 : parentTag != Tag(map.TrackingId, map.SinceGeneration) ? $"the latest restore point ({writer.ParentId}) is not the base of this disk's changed-block map"
                 : null;
-            long changedBytes = fullReason is null ? map.ChangedExtents().Sum(e => e.Length) : snapshot.Length;
             long offset = before;
             var diskProgress = progress is null ? null : new Progress<long>(bytes => progress.Report(offset + bytes));
-            await writer.AddDiskAsync(PointStreams.Disk(i), snapshot, diskProgress, cancellationToken).ConfigureAwait(false);
+            var changes = fullReason is null
+                ? DiskChanges.FromChangedBlockMap(writer.ParentId, map, tags[i])
+                : new DiskChanges(null, [], tags[i]) { AllChangedReason = fullReason };
+            var written = await writer.AddDiskAsync(PointStreams.Disk(i), snapshot, changes, diskProgress, cancellationToken).ConfigureAwait(false);
             before += snapshot.Length;
-            disks.Add(new DiskBackupResult(PointStreams.Disk(i), snapshot.Length, changedBytes, fullReason));
+            string? reason = written.FullReadReason;
+            long changedBytes = reason is null ? map.ChangedExtents().Sum(e => e.Length) : snapshot.Length;
+            disks.Add(new DiskBackupResult(PointStreams.Disk(i), snapshot.Length, changedBytes, reason));
         }
 
         if (statePath is not null)

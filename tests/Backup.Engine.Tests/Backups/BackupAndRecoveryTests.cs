@@ -73,6 +73,7 @@ public sealed class BackupAndRecoveryTests : IDisposable, IClassFixture<S3Server
         Assert.Equal(first.PointId, second.ParentId);
         Assert.All(second.Disks, d => Assert.Null(d.FullReadReason));
         Assert.All(second.Disks, d => Assert.True(d.ChangedBytes < d.Length / 4, $"{d.Name}: {d.ChangedBytes} of {d.Length} bytes changed"));
+        Assert.True(second.Statistics.BytesRead < first.Statistics.BytesRead / 2, $"incremental read {second.Statistics.BytesRead} bytes, the full {first.Statistics.BytesRead}");
         Assert.True(second.Statistics.NewBlobBytes < first.Statistics.NewBlobBytes, $"incremental stored {second.Statistics.NewBlobBytes} bytes, the full {first.Statistics.NewBlobBytes}");
 
         // A full restore is byte-identical to each disk at the cut.
