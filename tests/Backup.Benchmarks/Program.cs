@@ -4,7 +4,7 @@ using Backup.Benchmarks;
 
 // Benchmarks are programs, not tests: each prints a markdown table row set for docs/performance.md.
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
-//        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3] [--size-gib 0]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());

@@ -16,7 +16,8 @@ namespace Backup.Benchmarks;
 /// (ext4 server with the SQLite workload) at the given RAM size is backed up while it runs into a local repository;
 /// then, each run: resume (to the first guest instruction), cold instant recovery (to `guest: ready`) and a full
 /// restore of both disks followed by a boot (to `guest: ready`). The repository is opened (passphrase KDF, index)
-/// once per run and reported apart, as a running appliance keeps it open.
+/// once per run and reported apart, as a running appliance keeps it open. --size-gib N adds a disk of N GiB of
+/// incompressible data, as a production VM's bigger disks (what restore-then-boot has to copy first).
 /// </summary>
 public static class RecoveryBenchmark
 {
@@ -32,11 +33,28 @@ public static class RecoveryBenchmark
         {
             var guest = RealisticGuest.Locate();
             var (root, data) = guest.CopyDisks(work);
+            var disks = new List<VmDiskDefinition> { new() { Path = root }, new() { Path = data } };
+            if (options.SizeGib > 0)
+            {
+                // A bigger VM: an extra disk of incompressible data (the guest sees it as /dev/vdc and leaves it alone).
+                string extra = Path.Combine(work, "extra.img");
+                using var file = File.Create(extra);
+                var random = new Random(6);
+                var block = new byte[1 << 20];
+                for (long i = 0; i < (long)(options.SizeGib * 1024); i++)
+                {
+                    random.NextBytes(block);
+                    file.Write(block);
+                }
+
+                disks.Add(new VmDiskDefinition { Path = extra });
+            }
+
             var definition = new VmDefinition
             {
                 Name = "demo",
                 Kernel = RealisticGuest.KernelPath,
-                Disks = [new VmDiskDefinition { Path = root }, new VmDiskDefinition { Path = data }],
+                Disks = disks,
                 MemoryBytes = memory << 20,
                 CommandLine = guest.CommandLine,
                 AgentChannel = true,
@@ -56,7 +74,8 @@ public static class RecoveryBenchmark
                 stateBytes = repository.ReadManifestAsync(pointId).GetAwaiter().GetResult().Streams.Single(s => s.Name == PointStreams.MemoryState).Length;
             }
 
-            Console.Error.WriteLine($"restore point {pointId}: {memory} MiB RAM, memory state stream {stateBytes >> 20} MiB");
+            long diskBytes = definition.Disks.Sum(d => new FileInfo(d.Path).Length);
+            Console.Error.WriteLine($"restore point {pointId}: {memory} MiB RAM, memory state stream {stateBytes >> 20} MiB, disks {diskBytes >> 20} MiB");
             var open = new List<double>();
             var resume = new List<double>();
             var resumePrepared = new List<double>();
@@ -101,12 +120,12 @@ public static class RecoveryBenchmark
                     var since = Stopwatch.StartNew();
                     string target = Path.Combine(work, "restored");
                     Directory.CreateDirectory(target);
-                    var disks = new List<VmDiskDefinition>();
+                    var restoredDisks = new List<VmDiskDefinition>();
                     for (int i = 0; i < definition.Disks.Count; i++)
                     {
                         string file = Path.Combine(target, $"disk{i}.img");
                         DiskRestorer.RestoreAsync(repository, pointId, PointStreams.Disk(i), file).GetAwaiter().GetResult();
-                        disks.Add(new VmDiskDefinition { Path = file });
+                        restoredDisks.Add(new VmDiskDefinition { Path = file });
                     }
 
                     string kernel = Path.Combine(target, "kernel");
@@ -116,13 +135,13 @@ public static class RecoveryBenchmark
                     }
 
                     fullRestore.Add(since.Elapsed.TotalMilliseconds);
-                    using var vm = ManagedVm.Boot(definition with { Kernel = kernel, Disks = disks }, Path.Combine(target, "state"), tap, since: since);
+                    using var vm = ManagedVm.Boot(definition with { Kernel = kernel, Disks = restoredDisks }, Path.Combine(target, "state"), tap, since: since);
                     full.Add(vm.Ready.WaitAsync(TimeSpan.FromMinutes(3)).GetAwaiter().GetResult().TotalMilliseconds);
                 }
             }
 
             double m(List<double> v) => v.Order().ElementAt(v.Count / 2);
-            Console.WriteLine($"| recovery ({memory} MiB guest, local repository, median of {options.Runs}) | RTO | vs restore-then-boot |");
+            Console.WriteLine($"| recovery ({memory} MiB RAM, {diskBytes >> 20} MiB of disks, local repository, median of {options.Runs}) | RTO | vs restore-then-boot |");
             Console.WriteLine("| --- | --- | --- |");
             Console.WriteLine(string.Create(inv, $"| instant recovery, resume: to first guest instruction | {m(resume):F1} ms (point prepared at {m(resumePrepared):F1} ms) | {m(full) / m(resume):F0}x faster |"));
             Console.WriteLine(string.Create(inv, $"| instant recovery, cold: to `guest: ready` | {m(cold):F0} ms | {m(full) / m(cold):F1}x faster |"));
