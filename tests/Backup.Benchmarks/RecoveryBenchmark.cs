@@ -145,7 +145,7 @@ public static class RecoveryBenchmark
             Console.WriteLine("| --- | --- | --- |");
             Console.WriteLine(string.Create(inv, $"| instant recovery, resume: to first guest instruction | {m(resume):F1} ms (point prepared at {m(resumePrepared):F1} ms) | {m(full) / m(resume):F0}x faster |"));
             Console.WriteLine(string.Create(inv, $"| instant recovery, cold: to `guest: ready` | {m(cold):F0} ms | {m(full) / m(cold):F1}x faster |"));
-            Console.WriteLine(string.Create(inv, $"| full restore of both disks, then boot: to `guest: ready` | {m(full):F0} ms (restore {m(fullRestore):F0} ms) | 1x |"));
+            Console.WriteLine(string.Create(inv, $"| full restore of every disk, then boot: to `guest: ready` | {m(full):F0} ms (restore {m(fullRestore):F0} ms) | 1x |"));
             Console.WriteLine(string.Create(inv, $"| (before each: open the repository: passphrase KDF and index) | {m(open):F0} ms | |"));
             return 0;
         }
