@@ -138,7 +138,8 @@ internal static class ManagedVmCommands
             StartAutostartVms = false,
             StartVms = [vm],
             Purpose = $"backup vm start {vm}",
-            JsonLogs = Console.IsOutputRedirected,
+            JsonLogs = Console.IsErrorRedirected,
+            LogToStandardError = true,
         }).ConfigureAwait(false);
         var running = host.Supervisor.Find(vm) ?? throw new InvalidOperationException($"VM '{vm}' stopped as it started");
         Console.Error.WriteLine($"[vm] {vm} running in the foreground (Ctrl-C stops it; other `backup` commands reach it through this process)");

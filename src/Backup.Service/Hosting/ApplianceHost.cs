@@ -67,6 +67,7 @@ public sealed class ApplianceHost : IAsyncDisposable
             catalog = ApplianceCatalog.Open(data.CatalogPath);
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = data.Root, Args = [] });
             builder.Logging.ClearProviders();
+            builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = options.LogToStandardError ? LogLevel.Trace : LogLevel.None);
             if (options.JsonLogs)
             {
                 builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ");

@@ -25,4 +25,7 @@ public sealed record ServiceOptions
 
     /// <summary>Log as JSON lines (unattended) rather than human-readable lines (a terminal).</summary>
     public bool JsonLogs { get; init; }
+
+    /// <summary>Log to stderr (a foreground VM's console owns stdout).</summary>
+    public bool LogToStandardError { get; init; }
 }
