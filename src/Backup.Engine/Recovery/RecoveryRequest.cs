@@ -16,4 +16,10 @@ public sealed record RecoveryRequest
 
     /// <summary>Bytes of decrypted chunks kept in memory for the lazily read disks.</summary>
     public long CacheBytes { get; init; } = 256L << 20;
+
+    /// <summary>
+    /// A persistent on-disk chunk cache behind the memory cache (chunks stay local across recoveries and restarts of
+    /// the recovered VM), or null. The caller owns it and disposes it after the VM.
+    /// </summary>
+    public Repository.Reading.DiskChunkCache? DiskCache { get; init; }
 }
