@@ -47,7 +47,7 @@ public sealed class BackupAndRecoveryTests : IDisposable, IClassFixture<S3Server
         var definition = DemoVm.Create(_dir);
         var request = new BackupRequest { WorkDirectory = Path.Combine(_dir, "work") };
         BackupResult first, second;
-        long committedBeforeSecond;
+        long committedBeforeFirst, committedBeforeSecond;
         string[] cutHashes = [];
         using (var tap = new ConsoleTap(Path.Combine(_dir, "demo.console.log")))
         {
@@ -55,6 +55,7 @@ public sealed class BackupAndRecoveryTests : IDisposable, IClassFixture<S3Server
             using var vm = ManagedVm.Boot(definition, Path.Combine(_dir, "state"), tap);
             await console.WaitForAsync("guest: ready", vm, BootTimeout);
 
+            committedBeforeFirst = console.LastCommitted;
             first = await VmBackupRunner.BackupAsync(vm, repository, request);
             Assert.Null(first.ParentId);
             Assert.True(first.HasMemoryState);
@@ -84,14 +85,19 @@ public sealed class BackupAndRecoveryTests : IDisposable, IClassFixture<S3Server
             Assert.Equal(cutHashes[i], Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(target))));
         }
 
-        // Instant recovery, cold: boots from the repository; the database replays its journal and holds every committed row.
-        foreach (bool resume in new[] { false, true })
+        // Instant recovery of each point, cold (boots from the repository; the database replays its journal) and resumed
+        // (continues from the cut's memory): the database is intact and holds every row committed before the cut.
+        foreach (var (point, committed, resume) in new[]
+        {
+            (second.PointId, committedBeforeSecond, false), (second.PointId, committedBeforeSecond, true),
+            (first.PointId, committedBeforeFirst, false), (first.PointId, committedBeforeFirst, true),
+        })
         {
             using var tap = new ConsoleTap(null);
             var console = new ConsoleLines(tap);
             using var recovered = await InstantRecovery.StartAsync(repository, new RecoveryRequest
             {
-                PointId = second.PointId,
+                PointId = point,
                 Name = resume ? "resumed" : "cold",
                 Resume = resume,
                 Directory = Path.Combine(_dir, "recovered", resume ? "resumed" : "cold"),
@@ -109,7 +115,7 @@ public sealed class BackupAndRecoveryTests : IDisposable, IClassFixture<S3Server
 
             var check = await agent.CheckAsync("db", AgentTimeout);
             Assert.True(check.Healthy, check.Raw);
-            Assert.True(check.MaxSequence >= committedBeforeSecond, $"{committedBeforeSecond} committed before the cut; recovered ({(resume ? "resume" : "cold")}): {check.Raw}");
+            Assert.True(check.MaxSequence >= committed, $"{committed} committed before the cut of {point}; recovered ({(resume ? "resume" : "cold")}): {check.Raw}");
             if (resume)
             {
                 Assert.DoesNotContain("Linux version", console.Text, StringComparison.Ordinal);
