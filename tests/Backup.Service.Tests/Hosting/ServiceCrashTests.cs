@@ -32,7 +32,7 @@ public sealed class ServiceCrashTests : IDisposable
         using (var service = ServiceProcess.Start("--data", data.Root, "serve", "--policies", policies))
         {
             await service.WaitForAsync(Patience, "backup job 1 of demo started");
-            await Task.Delay(TimeSpan.FromMilliseconds(700)); // mid-way: the full backup takes seconds
+            await Task.Delay(TimeSpan.FromMilliseconds(400)); // mid-way: the first (full) backup takes seconds
             Assert.False(service.HasExited, service.Log);
             service.Kill();
             Assert.DoesNotContain("committed restore point", service.Log, StringComparison.Ordinal);
