@@ -22,9 +22,9 @@ public sealed unsafe partial class Hart : IInterruptTarget
     private readonly ulong[] _xArray = GC.AllocateArray<ulong>(32, pinned: true);
     private readonly ulong* _x;
 
-    private ulong _pc;
+    internal ulong _pc; // translated blocks store their exit pc here
     private PrivilegeMode _mode = PrivilegeMode.Machine;
-    private ulong _instret;
+    internal ulong _instret; // translated blocks add their retired count at exit
 
     // One cycle per retired instruction: mcycle = instret + offset, the offset set by writes to mcycle.
     private ulong _cycleOffset;

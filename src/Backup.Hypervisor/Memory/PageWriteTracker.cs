@@ -26,6 +26,8 @@ public sealed class PageWriteTracker
     private readonly ulong[] _touched;
     private ulong[]? _pending;
     private Action<ulong, byte[]>? _preserve;
+    private ulong[]? _code;
+    private ICodePageObserver[] _codeObservers = [];
 
     internal PageWriteTracker(GuestRam ram)
     {
@@ -63,10 +65,47 @@ public sealed class PageWriteTracker
             ulong bit = 1UL << (int)(page & 63);
             _dirty[word] |= bit;
             _touched[word] |= bit;
+            if (_code is not null && (_code[word] & bit) != 0)
+            {
+                _code[word] &= ~bit;
+                foreach (var observer in _codeObservers)
+                {
+                    observer.CodePageWritten(page);
+                }
+            }
+
             if (_pending is not null)
             {
                 PreserveBeforeWrite(page);
             }
+        }
+    }
+
+    /// <summary>Registers a translating tier to be told about code pages (harts of one machine share the RAM).</summary>
+    internal void AddCodeObserver(ICodePageObserver observer)
+    {
+        _code ??= new ulong[_dirty.Length];
+        _codeObservers = [.. _codeObservers, observer];
+    }
+
+    /// <summary>True when <paramref name="page"/> is marked as holding translated code.</summary>
+    internal bool IsCode(ulong page) => _code is not null && page < PageCount && (_code[(int)(page >> 6)] & (1UL << (int)(page & 63))) != 0;
+
+    /// <summary>
+    /// Marks <paramref name="page"/> as holding translated code; every observer drops its cached write permission
+    /// for it, so the next write to the page is reported (and invalidates the code) however it is made.
+    /// </summary>
+    internal void ProtectCode(ulong page)
+    {
+        if (_code is null || page >= PageCount || IsCode(page))
+        {
+            return;
+        }
+
+        _code[(int)(page >> 6)] |= 1UL << (int)(page & 63);
+        foreach (var observer in _codeObservers)
+        {
+            observer.CodePageProtected(page);
         }
     }
 
