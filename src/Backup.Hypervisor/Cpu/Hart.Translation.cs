@@ -22,10 +22,14 @@ public sealed unsafe partial class Hart
     /// <summary>What the translating tier did so far (all zero in interpreter mode).</summary>
     public TranslationStatistics TranslationStatistics => _translation?.Statistics ?? default;
 
-    /// <summary>Switches the hart to the translating tier (before it runs; the mode of a hart never changes back).</summary>
-    public void EnableTranslation()
+    /// <summary>
+    /// Switches the hart to the translating tier (before it runs; the mode of a hart never changes back). A block is
+    /// compiled after <paramref name="hotThreshold"/> interpreted runs (1 compiles everything on first sight: tests).
+    /// </summary>
+    public void EnableTranslation(int hotThreshold = TranslationCache.DefaultHotThreshold)
     {
-        _translation ??= new TranslationCache(this, _ram);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hotThreshold, 1);
+        _translation ??= new TranslationCache(this, _ram, hotThreshold);
     }
 
     /// <summary>
@@ -51,7 +55,7 @@ public sealed unsafe partial class Hart
             {
                 var block = cache.Lookup(pc, (byte*)(fetch->Addend + (long)pc));
                 int remaining = budget - used;
-                if (block.Function is null && block.Length > 0 && ++block.Executions >= TranslationCache.HotThreshold)
+                if (block.Function is null && block.Length > 0 && ++block.Executions >= cache.HotThreshold)
                 {
                     cache.Compile(block);
                 }

@@ -17,8 +17,8 @@ namespace Backup.Hypervisor.Translation.Cache;
 /// </summary>
 internal sealed unsafe class TranslationCache : ICodePageObserver
 {
-    /// <summary>Interpreted runs of a block before it is compiled.</summary>
-    public const int HotThreshold = 32;
+    /// <summary>Interpreted runs of a block before it is compiled, unless the hart says otherwise.</summary>
+    public const int DefaultHotThreshold = 32;
 
     private const int JumpCacheSize = 1 << 14;
 
@@ -30,12 +30,16 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
 
     private long _blocksCompiled, _instructionsCompiled, _compileTicks, _pagesInvalidated, _blocksInvalidated;
 
-    public TranslationCache(Hart hart, GuestRam ram)
+    public TranslationCache(Hart hart, GuestRam ram, int hotThreshold)
     {
         _hart = hart;
         _ram = ram;
+        HotThreshold = hotThreshold;
         ram.Tracker.AddCodeObserver(this);
     }
+
+    /// <summary>Interpreted runs of a block before it is compiled.</summary>
+    public int HotThreshold { get; }
 
     /// <summary>Bumped whenever translated code is invalidated: a block that sees it change stops after the current instruction.</summary>
     public int CodeGeneration { get; private set; }
