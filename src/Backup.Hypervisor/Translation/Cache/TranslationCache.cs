@@ -18,7 +18,7 @@ namespace Backup.Hypervisor.Translation.Cache;
 internal sealed unsafe class TranslationCache : ICodePageObserver
 {
     /// <summary>Interpreted runs of a block before it is compiled, unless the hart says otherwise.</summary>
-    public const int DefaultHotThreshold = 32;
+    public const int DefaultHotThreshold = 1000;
 
     private const int JumpCacheSize = 1 << 14;
 
