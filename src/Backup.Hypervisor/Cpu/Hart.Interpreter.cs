@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Backup.Hypervisor.Mmu;
+using Backup.Hypervisor.Translation.Cache;
 
 namespace Backup.Hypervisor.Cpu;
 
@@ -248,7 +249,7 @@ public sealed unsafe partial class Hart
                         next = pc + (ulong)imm;
                     }
 
-                    break;
+                    goto Jumped; // taken or not, the next instruction starts a block
                 }
 
                 case 0x1B: // OP-IMM-32
@@ -345,7 +346,7 @@ public sealed unsafe partial class Hart
                     long imm = ((long)((int)(inst & 0x80000000) >> 11)) | (inst & 0xFF000) | ((inst >> 9) & 0x800) | ((inst >> 20) & 0x7FE);
                     x[rd] = next;
                     next = pc + (ulong)imm;
-                    break;
+                    goto Jumped;
                 }
 
                 case 0x67: // JALR
@@ -358,7 +359,7 @@ public sealed unsafe partial class Hart
                     ulong target = (x[rs1] + (ulong)(long)((int)inst >> 20)) & ~1UL;
                     x[rd] = next;
                     next = target;
-                    break;
+                    goto Jumped;
                 }
 
                 case 0x0F: // MISC-MEM
@@ -411,6 +412,30 @@ public sealed unsafe partial class Hart
             if (_breakQuantum)
             {
                 goto End;
+            }
+
+            continue;
+
+        Jumped:
+            // After a branch or jump: with a translating tier, count the block starting here and return to the
+            // dispatcher once it is hot (it then runs, or compiles, the block).
+            x[0] = 0;
+            pc = next;
+            _instret++;
+            if (_breakQuantum)
+            {
+                goto End;
+            }
+
+            if (_heat is { } heat)
+            {
+                ref ushort h = ref heat[(int)((pc >> 1) & TranslationCache.HeatMask)];
+                if (h >= _hotThreshold)
+                {
+                    goto End;
+                }
+
+                h++;
             }
 
             continue;

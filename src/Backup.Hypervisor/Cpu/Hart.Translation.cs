@@ -16,6 +16,11 @@ public sealed unsafe partial class Hart
 
     private TranslationCache? _translation;
 
+    // The translating tier's heat counters (by virtual target pc) and threshold, read by the interpreter at taken
+    // branches and jumps; null in interpreter mode.
+    private ushort[]? _heat;
+    private int _hotThreshold;
+
     /// <summary>How this hart executes guest code.</summary>
     public ExecutionMode ExecutionMode => _translation is null ? ExecutionMode.Interpreter : ExecutionMode.Translated;
 
@@ -24,40 +29,72 @@ public sealed unsafe partial class Hart
 
     /// <summary>
     /// Switches the hart to the translating tier (before it runs; the mode of a hart never changes back). A block is
-    /// compiled after <paramref name="hotThreshold"/> interpreted runs (1 compiles everything on first sight: tests).
+    /// compiled once taken branches or jumps landed on it <paramref name="hotThreshold"/> times (1: on the second
+    /// arrival, which tests use to run nearly everything compiled).
     /// </summary>
-    public void EnableTranslation(int hotThreshold = TranslationCache.DefaultHotThreshold)
+    public void EnableTranslation(int hotThreshold = TranslationCache.DefaultHotThreshold) => EnableTranslation(hotThreshold, background: false);
+
+    /// <summary>
+    /// As <see cref="EnableTranslation(int)"/>; with <paramref name="background"/> hot blocks are compiled on a
+    /// worker thread while the guest runs on interpreted (what a VM does), otherwise at once on this thread.
+    /// </summary>
+    internal void EnableTranslation(int hotThreshold, bool background)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(hotThreshold, 1);
-        _translation ??= new TranslationCache(this, _ram, hotThreshold);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hotThreshold, ushort.MaxValue);
+        if (_translation is null)
+        {
+            _translation = new TranslationCache(this, _ram, hotThreshold, background);
+            _heat = _translation.Heat;
+            _hotThreshold = hotThreshold;
+        }
     }
 
     /// <summary>
-    /// The translated run loop: runs hot blocks compiled, everything else through the interpreter one block at a
-    /// time, and stops exactly where the interpreter would (budget, <c>_breakQuantum</c>, fatal error), so quanta,
-    /// interrupts and deterministic checkpoints fall on the same instruction in both modes.
+    /// The translated run loop: runs compiled blocks back to back; everything else runs in the interpreter, which
+    /// comes back here when a branch or jump leads to a hot block (see <c>Jumped</c> in the interpreter). It
+    /// stops exactly where the interpreter would (budget, <c>_breakQuantum</c>, fatal error), so quanta, interrupts
+    /// and deterministic checkpoints fall on the same instruction in both modes.
     /// </summary>
     private int RunTranslated(int budget)
     {
         var cache = _translation!;
+        if (!cache.Completed.IsEmpty)
+        {
+            cache.InstallCompleted();
+        }
+
         ulong* x = _x;
+        ushort[] heat = _heat!;
         int used = 0;
         while (used < budget)
         {
             ulong pc = _pc;
+            int remaining = budget - used;
             TlbEntry* fetch = _fetchTlb + (int)((pc >> 12) & TlbMask);
             if (fetch->Tag != pc >> 12)
             {
                 // Not mapped for fetch yet: the interpreter walks the page table (or takes the fetch fault).
-                used += Interpret(1);
+                used += Interpret(remaining);
             }
             else
             {
                 var block = cache.Lookup(pc, (byte*)(fetch->Addend + (long)pc));
-                int remaining = budget - used;
-                if (block.Function is null && block.Length > 0 && ++block.Executions >= cache.HotThreshold)
+                if (block.Function is null && !block.Queued)
                 {
-                    cache.Compile(block);
+                    ref ushort h = ref heat[(int)((pc >> 1) & TranslationCache.HeatMask)];
+                    if (h < _hotThreshold)
+                    {
+                        h++;
+                    }
+                    else if (block.Length == 0)
+                    {
+                        h = 0; // not translatable: let the interpreter run through here for a while
+                    }
+                    else
+                    {
+                        cache.Compile(block);
+                    }
                 }
 
                 if (block.Function is { } function && block.Length <= remaining)
@@ -79,7 +116,7 @@ public sealed unsafe partial class Hart
                 }
                 else
                 {
-                    used += Interpret(Math.Min(Math.Max(block.Length, 1), remaining));
+                    used += Interpret(remaining);
                 }
             }
 

@@ -10,6 +10,7 @@ using Backup.Hypervisor.Memory;
 using Backup.Hypervisor.Sbi;
 using Backup.Hypervisor.Timing;
 using Backup.Hypervisor.Translation;
+using Backup.Hypervisor.Translation.Cache;
 
 namespace Backup.Hypervisor.Machine;
 
@@ -79,7 +80,7 @@ public sealed partial class VirtualMachine : IDisposable
                 _harts[i] = new Hart(i, _bus, _clock, _sbi);
                 if (config.Execution == ExecutionMode.Translated)
                 {
-                    _harts[i].EnableTranslation();
+                    _harts[i].EnableTranslation(TranslationCache.DefaultHotThreshold, background: !config.SynchronousTranslation);
                 }
             }
 

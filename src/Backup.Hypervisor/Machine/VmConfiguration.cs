@@ -34,6 +34,12 @@ public sealed record VmConfiguration
     /// <summary>How the harts execute guest code: the interpreter, or hot blocks translated to native code.</summary>
     public ExecutionMode Execution { get; init; } = ExecutionMode.Interpreter;
 
+    /// <summary>
+    /// Tests only: translated harts compile a hot block at once on the VM thread instead of in the background, so
+    /// which code runs compiled does not depend on host timing (the guest-visible behaviour is identical either way).
+    /// </summary>
+    internal bool SynchronousTranslation { get; init; }
+
     /// <summary>Instructions a hart runs before the machine polls devices and switches harts.</summary>
     public int Quantum { get; init; } = 4096;
 

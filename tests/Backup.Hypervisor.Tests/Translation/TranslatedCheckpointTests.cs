@@ -24,6 +24,7 @@ public sealed class TranslatedCheckpointTests : IDisposable
         CommandLine = "console=ttyS0 guest.heartbeat=1 guest.poweroff=2",
         Clock = ClockMode.Deterministic,
         Execution = mode,
+        SynchronousTranslation = true,
     };
 
     [Fact]

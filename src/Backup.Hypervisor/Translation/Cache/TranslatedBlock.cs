@@ -3,8 +3,8 @@ using Backup.Hypervisor.Translation.Emit;
 namespace Backup.Hypervisor.Translation.Cache;
 
 /// <summary>
-/// What the translated tier knows about the guest code starting at one (physical, virtual) address pair: how often
-/// it ran interpreted, how long the straight-line block is, and, once hot, its compiled form. A block depends on
+/// What the translated tier knows about the guest code starting at one (physical, virtual) address pair: how long
+/// the straight-line block is and, once hot, its compiled form. A block depends on
 /// nothing but its code bytes and its virtual address (AUIPC, link registers and branch targets are computed from
 /// it); loads and stores read the hart's current TLB sets when the block runs, so privilege and MMU mode changes
 /// need no recompilation.
@@ -26,11 +26,11 @@ internal sealed unsafe class TranslatedBlock(ulong physical, ulong virtualAddres
     /// </summary>
     public int Length { get; set; } = length;
 
-    /// <summary>Times the block ran interpreted (the hotness counter).</summary>
-    public int Executions { get; set; }
-
     /// <summary>The compiled block, or null while it is cold (or not translatable).</summary>
     public BlockFunction? Function { get; set; }
+
+    /// <summary>True once the block was handed to the background compiler (it is not queued twice).</summary>
+    public bool Queued { get; set; }
 
     /// <summary>False once the block's page was written: it must never run again.</summary>
     public bool Valid { get; set; } = true;

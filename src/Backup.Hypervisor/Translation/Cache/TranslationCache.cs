@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Memory;
@@ -11,16 +12,19 @@ namespace Backup.Hypervisor.Translation.Cache;
 /// virtual address they were compiled for; a direct-mapped jump cache indexed by virtual pc finds the block for the
 /// next pc without hashing, and every hit is checked against the host address the fetch TLB gives for that pc, so a
 /// block is never reached through a mapping that changed (satp writes and SFENCE.VMA flush the fetch TLB, and also
-/// drop the jump cache). A block is counted while it runs interpreted and compiled when it reaches
-/// <see cref="HotThreshold"/>; its page is then marked as code in the <see cref="PageWriteTracker"/>, so the first
+/// drop the jump cache). The interpreter (after each branch or jump) and the dispatcher count arrivals per block
+/// start in <see cref="Heat"/>; a block whose count reaches <see cref="HotThreshold"/> is compiled; its page is then marked as code in the <see cref="PageWriteTracker"/>, so the first
 /// write to the page, from any hart or device, invalidates every block compiled from it.
 /// </summary>
 internal sealed unsafe class TranslationCache : ICodePageObserver
 {
-    /// <summary>Interpreted runs of a block before it is compiled, unless the hart says otherwise.</summary>
-    public const int DefaultHotThreshold = 1000;
+    /// <summary>Arrivals (after branches and jumps) at a block before it is compiled, unless the hart says otherwise.</summary>
+    public const int DefaultHotThreshold = 50;
 
     private const int JumpCacheSize = 1 << 14;
+
+    /// <summary>Heat counters are indexed by (virtual pc &gt;&gt; 1) &amp; HeatMask (collisions only make code hot sooner).</summary>
+    public const int HeatMask = (1 << 14) - 1;
 
     private readonly Hart _hart;
     private readonly GuestRam _ram;
@@ -30,16 +34,26 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
 
     private long _blocksCompiled, _instructionsCompiled, _compileTicks, _pagesInvalidated, _blocksInvalidated;
 
-    public TranslationCache(Hart hart, GuestRam ram, int hotThreshold)
+    public TranslationCache(Hart hart, GuestRam ram, int hotThreshold, bool background)
     {
         _hart = hart;
         _ram = ram;
         HotThreshold = hotThreshold;
+        Background = background;
         ram.Tracker.AddCodeObserver(this);
     }
 
-    /// <summary>Interpreted runs of a block before it is compiled.</summary>
+    /// <summary>Arrivals (after branches and jumps) at a block before it is compiled.</summary>
     public int HotThreshold { get; }
+
+    /// <summary>True: hot blocks are compiled by <see cref="BackgroundCompiler"/> while the guest runs on interpreted.</summary>
+    public bool Background { get; }
+
+    /// <summary>How often execution arrived at each (hashed) block start after a branch or jump; a block is compiled at <see cref="HotThreshold"/>.</summary>
+    public ushort[] Heat { get; } = new ushort[HeatMask + 1];
+
+    /// <summary>Blocks the background compiler finished; installed by <see cref="InstallCompleted"/> on the hart's thread.</summary>
+    public ConcurrentQueue<CompiledBlock> Completed { get; } = new();
 
     /// <summary>Bumped whenever translated code is invalidated: a block that sees it change stops after the current instruction.</summary>
     public int CodeGeneration { get; private set; }
@@ -82,12 +96,14 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
     }
 
     /// <summary>
-    /// Compiles <paramref name="block"/> from its current bytes and marks its page as code. Returns false when the
-    /// code there is no longer translatable (the block then stays interpreted).
+    /// Compiles <paramref name="block"/> from its current bytes (now, or queued to the background compiler) and
+    /// marks its page as code first, so a write from here on invalidates the result. Returns false when the code
+    /// there is not translatable (the block then stays interpreted).
     /// </summary>
     public bool Compile(TranslatedBlock block)
     {
         long start = Stopwatch.GetTimestamp();
+        _ram.Tracker.ProtectCode((block.Physical - _ram.Base) >> PageWriteTracker.PageShift);
         var instructions = BlockDecoder.Decode(block.Host, block.Virtual);
         block.Length = instructions.Length;
         if (instructions.Length == 0)
@@ -95,17 +111,38 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
             return false;
         }
 
+        if (Background)
+        {
+            block.Queued = true;
+            BackgroundCompiler.Enqueue(this, block, instructions);
+            return true;
+        }
+
         var function = BlockEmitter.Emit(instructions);
         function(null, null); // JIT-compiles the method now, so its cost is measured here
-        _compileTicks += Stopwatch.GetTimestamp() - start;
-        _blocksCompiled++;
-        _instructionsCompiled += instructions.Length;
-
-        // Nothing ran between reading the bytes and protecting the page (compilation is synchronous), so the
-        // compiled code matches the page; any later write invalidates it.
-        _ram.Tracker.ProtectCode((block.Physical - _ram.Base) >> PageWriteTracker.PageShift);
-        block.Function = function;
+        Install(new CompiledBlock(block, function, instructions.Length, Stopwatch.GetTimestamp() - start));
         return true;
+    }
+
+    /// <summary>Installs what the background compiler finished (called by the hart between blocks).</summary>
+    public void InstallCompleted()
+    {
+        while (Completed.TryDequeue(out var compiled))
+        {
+            Install(compiled);
+        }
+    }
+
+    private void Install(CompiledBlock compiled)
+    {
+        _compileTicks += compiled.CompileTicks;
+        _blocksCompiled++;
+        _instructionsCompiled += compiled.Instructions;
+        if (compiled.Block.Valid)
+        {
+            // Still matches guest memory: any write to the page since it was protected invalidated the block.
+            compiled.Block.Function = compiled.Function;
+        }
     }
 
     /// <summary>Forgets every mapping shortcut (satp write, SFENCE.VMA, FENCE.I); compiled blocks stay cached by physical address.</summary>
@@ -142,6 +179,7 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
             block.Valid = false;
             block.Function = null;
             _blocks.Remove((block.Physical, block.Virtual));
+            Heat[(int)((block.Virtual >> 1) & HeatMask)] = 0; // the new code has to become hot again
             int slot = (int)((block.Virtual >> 1) & (JumpCacheSize - 1));
             if (ReferenceEquals(_jumpCache[slot], block))
             {
