@@ -142,11 +142,11 @@ public static class CpuBenchmark
             }
         }
 
-        BlockEmitter.Emit(blocks[0])(null, null); // warm the emitter itself
+        BlockEmitter.Emit(blocks[0])(null, null, 0); // warm the emitter itself
         var stopwatch = Stopwatch.StartNew();
         foreach (var block in blocks)
         {
-            BlockEmitter.Emit(block)(null, null);
+            BlockEmitter.Emit(block)(null, null, 0);
         }
 
         double perBlock = stopwatch.Elapsed.TotalMicroseconds / blocks.Count;

@@ -99,7 +99,7 @@ public sealed unsafe partial class Hart
 
                 if (block.Function is { } function && block.Length <= remaining)
                 {
-                    int result = function(this, x);
+                    int result = function(this, x, remaining);
                     cache.BlockRuns++;
                     if (result > 0)
                     {

@@ -66,7 +66,7 @@ internal sealed class RandomProgram
 
     private void AddRandom(int index, int length)
     {
-        int kind = _random.Next(100);
+        int kind = _random.Next(104);
         uint f3 = (uint)_random.Next(8);
         switch (kind)
         {
@@ -160,10 +160,41 @@ internal sealed class RandomProgram
             case < 98:
                 Add4(R(0x33, 0, 0x05, Rd(), Rs(), Rs())); // reserved OP encoding: illegal instruction
                 break;
-            default:
+            case < 100:
                 Add4(0x0000100F); // FENCE.I
                 break;
+            default:
+                AddCountedLoop();
+                break;
         }
+    }
+
+    /// <summary>
+    /// A block that branches back to its own start (compiled as a loop inside one method): x3 = count; then
+    /// [1-5 ALU or data-window instructions that cannot trap or write x3]; x3 -= 1; bnez x3, start.
+    /// </summary>
+    private void AddCountedLoop()
+    {
+        Add4(I(0x13, 0, 3, 0, 1 + _random.Next(40)));
+        var body = new List<byte>();
+        int count = 1 + _random.Next(5);
+        for (int k = 0; k < count; k++)
+        {
+            uint inst = _random.Next(5) switch
+            {
+                0 => I(0x13, 0, Rd(), Rs(), Imm12()),
+                1 => R(0x33, (uint)_random.Next(8), _random.Next(2) == 0 ? 0u : 1u, Rd(), Rs(), Rs()),
+                2 => I(0x03, (uint)_random.Next(7), Rd(), 2, _random.Next(-512, 1536 - 8)),
+                3 => S((uint)_random.Next(4), 2, Rs(), _random.Next(-512, 1536 - 8)),
+                _ => R(0x3B, 0, 0, Rd(), Rs(), Rs()),
+            };
+            body.AddRange(BitConverter.GetBytes(inst));
+        }
+
+        body.AddRange(BitConverter.GetBytes(I(0x13, 0, 3, 3, -1)));
+        body.AddRange(BitConverter.GetBytes(B(1, 3, 0, -body.Count)));
+        byte[] bytes = [.. body];
+        _items.Add(new Item(bytes.Length, _ => bytes));
     }
 
     private void AddCompressed()

@@ -34,7 +34,7 @@ internal static unsafe class BackgroundCompiler
         {
             long start = Stopwatch.GetTimestamp();
             var function = BlockEmitter.Emit(job.Instructions);
-            function(null, null); // JIT now, on this thread
+            function(null, null, 0); // JIT now, on this thread
             job.Owner.Completed.Enqueue(new CompiledBlock(job.Block, function, job.Instructions.Length, Stopwatch.GetTimestamp() - start));
         }
     }

@@ -19,7 +19,7 @@ namespace Backup.Hypervisor.Translation.Cache;
 internal sealed unsafe class TranslationCache : ICodePageObserver
 {
     /// <summary>Arrivals (after branches and jumps) at a block before it is compiled, unless the hart says otherwise.</summary>
-    public const int DefaultHotThreshold = 50;
+    public const int DefaultHotThreshold = 200;
 
     private const int JumpCacheSize = 1 << 14;
 
@@ -119,7 +119,7 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
         }
 
         var function = BlockEmitter.Emit(instructions);
-        function(null, null); // JIT-compiles the method now, so its cost is measured here
+        function(null, null, 0); // JIT-compiles the method now, so its cost is measured here
         Install(new CompiledBlock(block, function, instructions.Length, Stopwatch.GetTimestamp() - start));
         return true;
     }

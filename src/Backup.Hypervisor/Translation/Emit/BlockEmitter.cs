@@ -35,7 +35,7 @@ internal static unsafe class BlockEmitter
             throw new ArgumentException("a block needs at least one instruction", nameof(block));
         }
 
-        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), [typeof(Hart), typeof(ulong*)], typeof(Hart).Module, skipVisibility: true);
+        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), [typeof(Hart), typeof(ulong*), typeof(int)], typeof(Hart).Module, skipVisibility: true);
         new Builder(method.GetILGenerator(), block).Build();
         return method.CreateDelegate<BlockFunction>();
     }
@@ -46,7 +46,8 @@ internal static unsafe class BlockEmitter
         private readonly bool[] _written = new bool[32];
         private readonly List<Action> _outOfLine = [];
         private LocalBuilder _va = null!, _entry = null!, _status = null!, _loaded = null!, _target = null!;
-        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!;
+        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!;
+        private Label _head;
         private LocalBuilder? _readTlb, _writeTlb;
         private Label _epilogue;
 
@@ -60,6 +61,7 @@ internal static unsafe class BlockEmitter
             _exitPc = il.DeclareLocal(typeof(ulong));
             _result = il.DeclareLocal(typeof(int));
             _retired = il.DeclareLocal(typeof(int));
+            _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop
             _epilogue = il.DefineLabel();
 
             // A null hart only forces the JIT to compile this method.
@@ -101,6 +103,8 @@ internal static unsafe class BlockEmitter
                 }
             }
 
+            _head = il.DefineLabel();
+            il.MarkLabel(_head);
             bool ended = false;
             for (int i = 0; i < block.Length; i++)
             {
@@ -134,13 +138,28 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldfld, InstretField);
             il.Emit(OpCodes.Ldloc, _retired);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Conv_U8);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, InstretField);
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldloc, _exitPc);
             il.Emit(OpCodes.Stfld, PcField);
+
+            // result +/- done: earlier iterations count as consumed (and retired) too.
+            var trapped = il.DefineLabel();
             il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Blt, trapped);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(trapped);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
             il.Emit(OpCodes.Ret);
         }
 
@@ -181,7 +200,7 @@ internal static unsafe class BlockEmitter
                         StoreReg(d.Rd);
                     }
 
-                    EmitExit(d.Pc + (ulong)d.ImmJ, i + 1, i + 1);
+                    EmitJumpTo(d.Pc + (ulong)d.ImmJ, i);
                     return true;
                 case 0x67:
                     LoadReg(d.Rs1);
@@ -532,7 +551,33 @@ internal static unsafe class BlockEmitter
             }, taken);
             EmitExit(d.Next, i + 1, i + 1);
             il.MarkLabel(taken);
-            EmitExit(d.Pc + (ulong)d.ImmB, i + 1, i + 1);
+            EmitJumpTo(d.Pc + (ulong)d.ImmB, i);
+        }
+
+        /// <summary>
+        /// Instruction <paramref name="i"/> (the last) transfers control to <paramref name="target"/>. A jump back to
+        /// the block's own start loops inside the compiled code, with the guest registers still in locals, as long
+        /// as another whole iteration fits in the budget the dispatcher passed (so the block ends exactly where the
+        /// interpreter's quantum would); any other target exits to the dispatcher.
+        /// </summary>
+        private void EmitJumpTo(ulong target, int i)
+        {
+            if (target != block[0].Pc)
+            {
+                EmitExit(target, i + 1, i + 1);
+                return;
+            }
+
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Ldc_I4, i + 1);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, _done);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Ldc_I4, block.Length);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldarg_2);
+            il.Emit(OpCodes.Ble, _head);
+            EmitExit(target, 0, 0);
         }
 
         private void ShiftAmount(int mask)
