@@ -156,6 +156,12 @@ public static class VmCommands
                     ulong instructions = vm.RetiredInstructions;
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"[vm] {instructions} instructions in {seconds:F3} s = {instructions / seconds / 1e6:F1} MIPS"));
+                    if (execution == ExecutionMode.Translated)
+                    {
+                        var t = vm.Harts.Select(h => h.TranslationStatistics).Aggregate((a, b) => a.Add(b));
+                        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"[vm] translated: {t.BlocksCompiled} blocks compiled in {t.CompileTime.TotalMilliseconds:F0} ms, {t.InstructionsTranslated} instructions ran compiled ({t.BlockRuns} block runs), {t.PagesInvalidated} code pages invalidated ({t.BlocksInvalidated} blocks)"));
+                    }
                 }
 
                 if (exit.Kind == VmExitKind.Reboot)

@@ -94,6 +94,10 @@ public sealed unsafe partial class Hart
                     else
                     {
                         cache.Compile(block);
+                        if (block.Queued)
+                        {
+                            h = 0; // until the background compiler is done, the interpreter need not stop here
+                        }
                     }
                 }
 

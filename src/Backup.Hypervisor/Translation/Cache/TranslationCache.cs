@@ -19,7 +19,7 @@ namespace Backup.Hypervisor.Translation.Cache;
 internal sealed unsafe class TranslationCache : ICodePageObserver
 {
     /// <summary>Arrivals (after branches and jumps) at a block before it is compiled, unless the hart says otherwise.</summary>
-    public const int DefaultHotThreshold = 200;
+    public const int DefaultHotThreshold = 5000;
 
     private const int JumpCacheSize = 1 << 14;
 
