@@ -21,7 +21,7 @@ internal sealed unsafe class TranslatedBlock(ulong physical, ulong virtualAddres
     public byte* Host { get; } = host;
 
     /// <summary>
-    /// Instructions in the block (straight-line, ending at the first branch or jump); 0 when the first instruction
+    /// Instructions in the block (along the fall-through path, ending at the first jump); 0 when the first instruction
     /// is one the translator leaves to the interpreter.
     /// </summary>
     public int Length { get; set; } = length;

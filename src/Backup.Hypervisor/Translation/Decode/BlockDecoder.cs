@@ -3,8 +3,9 @@ using Backup.Hypervisor.Cpu;
 namespace Backup.Hypervisor.Translation.Decode;
 
 /// <summary>
-/// Finds the extent of a translatable block in guest memory: straight-line instructions from a start address up
-/// to and including the first branch or jump, never crossing the 4 KiB page (so a block depends on one physical
+/// Finds the extent of a translatable block in guest memory: the instructions from a start address along the
+/// fall-through path (a taken conditional branch is a side exit) up to and including the first JAL or JALR,
+/// never crossing the 4 KiB page (so a block depends on one physical
 /// page and one fetch permission). Instructions the translator leaves to the interpreter end a block before
 /// them: SYSTEM (CSRs, ECALL, xRET, WFI, SFENCE.VMA), FENCE.I, illegal or reserved encodings, and an instruction
 /// that straddles the page end. The legality checks mirror the interpreter's exactly, so a translated
@@ -131,8 +132,8 @@ internal static unsafe class BlockDecoder
             case 0x2F: // AMO
                 legal = IsLegalAtomic(inst);
                 break;
-            case 0x63: // BRANCH
-                return f3 is 2 or 3 ? Kind.Untranslatable : Kind.EndsBlock;
+            case 0x63: // BRANCH: taken is a side exit, the block goes on along the fall-through path
+                return f3 is 2 or 3 ? Kind.Untranslatable : Kind.Straight;
             case 0x6F: // JAL
                 return Kind.EndsBlock;
             case 0x67: // JALR

@@ -163,7 +163,7 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Ret);
         }
 
-        /// <summary>Emits instruction <paramref name="i"/>; true when it ended the block (branch or jump).</summary>
+        /// <summary>Emits instruction <paramref name="i"/>; true when it ended the block (a jump, or a branch as the last instruction).</summary>
         private bool EmitInstruction(int i, DecodedInstruction d)
         {
             switch (d.Opcode)
@@ -192,7 +192,7 @@ internal static unsafe class BlockEmitter
                 case 0x03: EmitLoad(i, d); return false;
                 case 0x23: EmitStore(i, d); return false;
                 case 0x2F: EmitAtomic(i, d); return false;
-                case 0x63: EmitBranch(i, d); return true;
+                case 0x63: EmitBranch(i, d); return i == block.Length - 1;
                 case 0x6F:
                     if (d.Rd != 0)
                     {
@@ -549,16 +549,26 @@ internal static unsafe class BlockEmitter
                 6 => OpCodes.Blt_Un,
                 _ => OpCodes.Bge_Un,
             }, taken);
-            EmitExit(d.Next, i + 1, i + 1);
+            var notTaken = il.DefineLabel();
+            if (i == block.Length - 1)
+            {
+                EmitExit(d.Next, i + 1, i + 1);
+            }
+            else
+            {
+                il.Emit(OpCodes.Br, notTaken); // the block continues along the fall-through path
+            }
+
             il.MarkLabel(taken);
             EmitJumpTo(d.Pc + (ulong)d.ImmB, i);
+            il.MarkLabel(notTaken);
         }
 
         /// <summary>
-        /// Instruction <paramref name="i"/> (the last) transfers control to <paramref name="target"/>. A jump back to
-        /// the block's own start loops inside the compiled code, with the guest registers still in locals, as long
-        /// as another whole iteration fits in the budget the dispatcher passed (so the block ends exactly where the
-        /// interpreter's quantum would); any other target exits to the dispatcher.
+        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A jump back to the
+        /// block's own start loops inside the compiled code, with the guest registers still in locals, as long as
+        /// another whole block (at most <c>block.Length</c> instructions) fits in the budget the dispatcher passed,
+        /// so the block ends exactly where the interpreter's quantum would; any other target exits to the dispatcher.
         /// </summary>
         private void EmitJumpTo(ulong target, int i)
         {
