@@ -6,7 +6,9 @@ using Backup.Hypervisor.Timing;
 namespace Backup.Hypervisor.Cpu;
 
 /// <summary>
-/// One RV64IMAC hart with M, S and U modes, Zicsr, Zifencei, Sstc and Sv39 paging, executed by an interpreter.
+/// One RV64IMAC hart with M, S and U modes, Zicsr, Zifencei, Sstc and Sv39 paging, executed by an interpreter or,
+/// once <see cref="EnableTranslation(int)"/> is called, by the translated tier (hot blocks compiled to native code,
+/// see docs/translation.md) with the interpreter for everything else.
 /// State lives in plain fields so a checkpoint can capture it; guest memory is reached through a software TLB
 /// that caches host pointers into guest RAM. Everything a guest does is contained: a bad access is a trap to
 /// the guest, never a host exception.

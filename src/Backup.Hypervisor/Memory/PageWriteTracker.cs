@@ -12,8 +12,9 @@ namespace Backup.Hypervisor.Memory;
 /// to the capture (copy-on-write), so the capture sees RAM exactly as at the cut while the guest runs on.</item>
 /// </list>
 /// The CPU caches a page as writable only after reporting it, and every cut flushes those cached write
-/// permissions, so each page's first write in a generation is seen here. The same hook will invalidate
-/// translated code when a translating tier exists.
+/// permissions, so each page's first write in a generation is seen here. The same hook invalidates translated code:
+/// pages holding it are marked (<see cref="ProtectCode"/>), every hart drops its cached write permission for them,
+/// and the first write to such a page tells every <see cref="ICodePageObserver"/> before the bytes change.
 /// </summary>
 public sealed class PageWriteTracker
 {
