@@ -5,6 +5,7 @@ using Backup.Benchmarks;
 // Benchmarks are programs, not tests: each prints a markdown table row set for docs/performance.md.
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3] [--size-gib 0]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- cpu [--rounds N] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
@@ -12,6 +13,8 @@ switch (scenario)
 {
     case "boot":
         return BootBenchmark.Run(options);
+    case "cpu":
+        return CpuBenchmark.Run(options);
     case "checkpoint":
         return CheckpointBenchmark.Run(options);
     case "rto":
@@ -19,6 +22,6 @@ switch (scenario)
     case "repo":
         return RepoBenchmark.Run(options, options.SizeGib, options.Versions, options.Work);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, checkpoint, repo, rto)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, checkpoint, repo, rto)");
         return 2;
 }

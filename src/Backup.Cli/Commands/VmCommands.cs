@@ -6,6 +6,7 @@ using Backup.Disks.BlockDevices;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Translation;
 
 namespace Backup.Cli.Commands;
 
@@ -32,6 +33,7 @@ public static class VmCommands
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
         var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
         var clock = new Option<ClockMode>("--clock") { Description = "RealTime (default) or Deterministic (guest time from instructions)", DefaultValueFactory = _ => ClockMode.RealTime };
+        var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated (hot guest code compiled to native code)", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var limit = new Option<ulong>("--max-instructions") { Description = "stop after this many instructions (0 = no limit)" };
         var signature = new Option<FileInfo?>("--signature") { Description = "bare-metal: write memory between begin_signature and end_signature here (hex words)" };
         var stats = new Option<bool>("--stats") { Description = "print instructions, time and MIPS to stderr at exit" };
@@ -41,7 +43,7 @@ public static class VmCommands
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, disks, memory, cpus, cmdline, clock, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
+            kernel, elf, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
         };
         run.SetAction(parse =>
         {
@@ -65,7 +67,8 @@ public static class VmCommands
                 parse.GetValue(checkpointDir)?.FullName,
                 parse.GetValue(checkpointEvery),
                 resumeFrom: null,
-                parse.GetValue(agentChannel));
+                parse.GetValue(agentChannel),
+                parse.GetValue(execution));
         });
         return run;
     }
@@ -80,9 +83,10 @@ public static class VmCommands
         var cpus = new Option<int>("--cpus") { Description = "harts the VM had", DefaultValueFactory = _ => 1 };
         var clock = new Option<ClockMode>("--clock") { DefaultValueFactory = _ => ClockMode.RealTime };
         var agentChannel = new Option<bool>("--agent-channel") { Description = "the VM had the guest-agent channel" };
+        var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, elf, disks, memory, cpus, clock, agentChannel,
+            from, kernel, elf, disks, memory, cpus, clock, execution, agentChannel,
         };
         resume.SetAction(parse =>
         {
@@ -94,14 +98,15 @@ public static class VmCommands
 
             return RunVm(parse.GetValue(kernel)?.FullName, parse.GetValue(elf)?.FullName, parse.GetValue(disks) ?? [], memoryBytes,
                 parse.GetValue(cpus), "", parse.GetValue(clock), 0, null, stats: false, checkpointDir: null,
-                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName, parse.GetValue(agentChannel));
+                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName, parse.GetValue(agentChannel),
+                parse.GetValue(execution));
         });
         return resume;
     }
 
     private static int RunVm(string? kernel, string? elf, string[] diskSpecs, ulong memory, int cpus, string cmdline,
         ClockMode clock, ulong limit, string? signaturePath, bool stats, string? checkpointDir, TimeSpan checkpointEvery, string? resumeFrom,
-        bool agentChannel)
+        bool agentChannel, ExecutionMode execution)
     {
         var opened = new List<IBlockDevice>();
         try
@@ -124,6 +129,7 @@ public static class VmCommands
                 Clock = clock,
                 InstructionLimit = limit,
                 AgentChannel = agentChannel,
+                Execution = execution,
             };
 
             using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
@@ -159,6 +165,12 @@ public static class VmCommands
                     ulong instructions = vm.RetiredInstructions;
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"[vm] {instructions} instructions in {seconds:F3} s = {instructions / seconds / 1e6:F1} MIPS"));
+                    if (execution == ExecutionMode.Translated)
+                    {
+                        var t = vm.Harts.Select(h => h.TranslationStatistics).Aggregate((a, b) => a.Add(b));
+                        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"[vm] translated: {t.BlocksCompiled} blocks compiled in {t.CompileTime.TotalMilliseconds:F0} ms, {t.InstructionsTranslated} instructions ran compiled ({t.BlockRuns} block runs), {t.PagesInvalidated} code pages invalidated ({t.BlocksInvalidated} blocks)"));
+                    }
                 }
 
                 if (exit.Kind == VmExitKind.Reboot)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Backup.Hypervisor.Mmu;
+using Backup.Hypervisor.Translation.Cache;
 
 namespace Backup.Hypervisor.Cpu;
 
@@ -17,17 +18,26 @@ public sealed unsafe partial class Hart
             return 0;
         }
 
-        ulong* x = _x;
-        ulong pc = _pc;
-        int used = 0;
         _breakQuantum = false;
-
         ulong interrupt = PendingInterruptCause();
         if (interrupt != 0)
         {
-            pc = EnterTrap(pc, interrupt, 0);
+            _pc = EnterTrap(_pc, interrupt, 0);
             _breakQuantum = false;
         }
+
+        return _translation is null ? Interpret(budget) : RunTranslated(budget);
+    }
+
+    /// <summary>
+    /// The interpreter loop: runs up to <paramref name="budget"/> instructions from <c>_pc</c>, ending early when
+    /// <c>_breakQuantum</c> is set or on a fatal error. Returns the budget consumed.
+    /// </summary>
+    private int Interpret(int budget)
+    {
+        ulong* x = _x;
+        ulong pc = _pc;
+        int used = 0;
 
         while (used < budget)
         {
@@ -239,7 +249,7 @@ public sealed unsafe partial class Hart
                         next = pc + (ulong)imm;
                     }
 
-                    break;
+                    goto Jumped; // taken or not, the next instruction starts a block
                 }
 
                 case 0x1B: // OP-IMM-32
@@ -336,7 +346,7 @@ public sealed unsafe partial class Hart
                     long imm = ((long)((int)(inst & 0x80000000) >> 11)) | (inst & 0xFF000) | ((inst >> 9) & 0x800) | ((inst >> 20) & 0x7FE);
                     x[rd] = next;
                     next = pc + (ulong)imm;
-                    break;
+                    goto Jumped;
                 }
 
                 case 0x67: // JALR
@@ -349,7 +359,7 @@ public sealed unsafe partial class Hart
                     ulong target = (x[rs1] + (ulong)(long)((int)inst >> 20)) & ~1UL;
                     x[rd] = next;
                     next = target;
-                    break;
+                    goto Jumped;
                 }
 
                 case 0x0F: // MISC-MEM
@@ -406,35 +416,39 @@ public sealed unsafe partial class Hart
 
             continue;
 
+        Jumped:
+            // After a branch or jump: with a translating tier, count the block starting here and return to the
+            // dispatcher once it is hot (it then runs, or compiles, the block).
+            x[0] = 0;
+            pc = next;
+            _instret++;
+            if (_breakQuantum)
+            {
+                goto End;
+            }
+
+            if (_heat is { } heat)
+            {
+                ref ushort h = ref heat[(int)((pc >> 1) & TranslationCache.HeatMask)];
+                if (h >= _hotThreshold)
+                {
+                    goto End;
+                }
+
+                h++;
+            }
+
+            continue;
+
         Illegal:
             _trapCause = TrapCause.IllegalInstruction;
             _trapValue = inst;
         Trap:
             x[0] = 0;
-            if (_instret == _instretAtLastTrap && ++_trapsWithoutProgress >= MaxTrapsWithoutProgress)
-            {
-                Fatal($"the guest is stuck: {MaxTrapsWithoutProgress} traps in a row without executing an instruction (last: cause {_trapCause}, tval 0x{_trapValue:x}, pc 0x{pc:x}, mode {_mode}, stvec 0x{_stvec:x}, mtvec 0x{_mtvec:x})");
-                goto End;
-            }
-
-            if (_instret != _instretAtLastTrap)
-            {
-                _trapsWithoutProgress = 0;
-                _instretAtLastTrap = _instret;
-            }
-
-            pc = EnterTrap(pc, _trapCause, _trapValue);
+            pc = TakeTrap(pc);
             if (FatalError is not null)
             {
                 goto End;
-            }
-
-            _breakQuantum = false;
-            ulong irq = PendingInterruptCause();
-            if (irq != 0)
-            {
-                pc = EnterTrap(pc, irq, 0);
-                _breakQuantum = false;
             }
         }
 
@@ -443,11 +457,50 @@ public sealed unsafe partial class Hart
         return used;
     }
 
+    /// <summary>
+    /// Takes the trap recorded in <c>_trapCause</c>/<c>_trapValue</c> for the instruction at <paramref name="pc"/>
+    /// (then any interrupt that became takeable) and returns the new pc. Stops the machine when the guest traps
+    /// over and over without retiring anything. Shared by the interpreter and the translated tier.
+    /// </summary>
+    private ulong TakeTrap(ulong pc)
+    {
+        if (_instret == _instretAtLastTrap && ++_trapsWithoutProgress >= MaxTrapsWithoutProgress)
+        {
+            Fatal($"the guest is stuck: {MaxTrapsWithoutProgress} traps in a row without executing an instruction (last: cause {_trapCause}, tval 0x{_trapValue:x}, pc 0x{pc:x}, mode {_mode}, stvec 0x{_stvec:x}, mtvec 0x{_mtvec:x})");
+            return pc;
+        }
+
+        if (_instret != _instretAtLastTrap)
+        {
+            _trapsWithoutProgress = 0;
+            _instretAtLastTrap = _instret;
+        }
+
+        pc = EnterTrap(pc, _trapCause, _trapValue);
+        if (FatalError is not null)
+        {
+            return pc;
+        }
+
+        _breakQuantum = false;
+        ulong irq = PendingInterruptCause();
+        if (irq != 0)
+        {
+            pc = EnterTrap(pc, irq, 0);
+            _breakQuantum = false;
+        }
+
+        return pc;
+    }
+
     /// <summary>Hook for FENCE.I (instruction caches of a translating tier are invalidated here).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void OnFenceI()
     {
+        // A store to a page holding translated code already invalidated it at the store (PageWriteTracker), and
+        // FENCE.I is never translated, so the next block lookup sees the new code; the jump cache is dropped too.
         _fetchTag = TlbEntry.InvalidTag;
+        _translation?.FlushJumpCache();
     }
 
     /// <summary>Consecutive traps with no instruction retired in between after which the VM is stopped.</summary>
@@ -464,7 +517,7 @@ public sealed unsafe partial class Hart
         Illegal,
     }
 
-    private static ulong MulDiv(uint f3, ulong a, ulong b)
+    internal static ulong MulDiv(uint f3, ulong a, ulong b)
     {
         switch (f3)
         {
@@ -507,7 +560,7 @@ public sealed unsafe partial class Hart
         }
     }
 
-    private static ulong MulDivWord(uint f3, uint a, uint b)
+    internal static ulong MulDivWord(uint f3, uint a, uint b)
     {
         int result;
         switch (f3)

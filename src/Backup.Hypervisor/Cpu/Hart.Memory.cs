@@ -12,7 +12,9 @@ public sealed unsafe partial class Hart
 
     private readonly TlbEntry[] _tlb;
     private readonly TlbEntry* _tlbBase;
-    private TlbEntry* _readTlb, _writeTlb, _fetchTlb;
+    // Read and write sets are read by translated code (Translation/Emit) at block entry.
+    internal TlbEntry* _readTlb, _writeTlb;
+    private TlbEntry* _fetchTlb;
     private PrivilegeMode _dataMode;
 
     // The page the run loop currently fetches from.
@@ -32,6 +34,7 @@ public sealed unsafe partial class Hart
         }
 
         _fetchTag = TlbEntry.InvalidTag;
+        _translation?.FlushJumpCache();
     }
 
     /// <summary>
@@ -63,6 +66,7 @@ public sealed unsafe partial class Hart
         }
 
         _fetchTag = TlbEntry.InvalidTag;
+        _translation?.FlushJumpCache();
     }
 
     /// <summary>Selects the TLB sets for the current privilege, MPRV/MPP, SUM and satp mode.</summary>

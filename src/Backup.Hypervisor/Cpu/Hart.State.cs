@@ -78,5 +78,6 @@ public sealed unsafe partial class Hart : IDeviceState
         FatalError = null;
         FlushTlbAll(includeIdentity: true);
         UpdateMmuContext();
+        _translation?.Clear();
     }
 }

@@ -6,7 +6,9 @@ using Backup.Hypervisor.Timing;
 namespace Backup.Hypervisor.Cpu;
 
 /// <summary>
-/// One RV64IMAC hart with M, S and U modes, Zicsr, Zifencei, Sstc and Sv39 paging, executed by an interpreter.
+/// One RV64IMAC hart with M, S and U modes, Zicsr, Zifencei, Sstc and Sv39 paging, executed by an interpreter or,
+/// once <see cref="EnableTranslation(int)"/> is called, by the translated tier (hot blocks compiled to native code,
+/// see docs/translation.md) with the interpreter for everything else.
 /// State lives in plain fields so a checkpoint can capture it; guest memory is reached through a software TLB
 /// that caches host pointers into guest RAM. Everything a guest does is contained: a bad access is a trap to
 /// the guest, never a host exception.
@@ -22,9 +24,9 @@ public sealed unsafe partial class Hart : IInterruptTarget
     private readonly ulong[] _xArray = GC.AllocateArray<ulong>(32, pinned: true);
     private readonly ulong* _x;
 
-    private ulong _pc;
+    internal ulong _pc; // translated blocks store their exit pc here
     private PrivilegeMode _mode = PrivilegeMode.Machine;
-    private ulong _instret;
+    internal ulong _instret; // translated blocks add their retired count at exit
 
     // One cycle per retired instruction: mcycle = instret + offset, the offset set by writes to mcycle.
     private ulong _cycleOffset;

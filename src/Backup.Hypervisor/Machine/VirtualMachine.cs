@@ -9,6 +9,8 @@ using Backup.Hypervisor.DeviceTree;
 using Backup.Hypervisor.Memory;
 using Backup.Hypervisor.Sbi;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Translation;
+using Backup.Hypervisor.Translation.Cache;
 
 namespace Backup.Hypervisor.Machine;
 
@@ -76,6 +78,10 @@ public sealed partial class VirtualMachine : IDisposable
             for (int i = 0; i < _harts.Length; i++)
             {
                 _harts[i] = new Hart(i, _bus, _clock, _sbi);
+                if (config.Execution == ExecutionMode.Translated)
+                {
+                    _harts[i].EnableTranslation(TranslationCache.DefaultHotThreshold, background: !config.SynchronousTranslation);
+                }
             }
 
             _sbi?.AttachHarts(_harts);

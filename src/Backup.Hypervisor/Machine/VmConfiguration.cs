@@ -1,5 +1,6 @@
 using Backup.Disks.BlockDevices;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Translation;
 
 namespace Backup.Hypervisor.Machine;
 
@@ -29,6 +30,15 @@ public sealed record VmConfiguration
 
     /// <summary>Adds the guest-agent channel: a second 16550 (Linux's ttyS1) served by <see cref="VirtualMachine.Agent"/>.</summary>
     public bool AgentChannel { get; init; }
+
+    /// <summary>How the harts execute guest code: the interpreter, or hot blocks translated to native code.</summary>
+    public ExecutionMode Execution { get; init; } = ExecutionMode.Interpreter;
+
+    /// <summary>
+    /// Tests only: translated harts compile a hot block at once on the VM thread instead of in the background, so
+    /// which code runs compiled does not depend on host timing (the guest-visible behaviour is identical either way).
+    /// </summary>
+    internal bool SynchronousTranslation { get; init; }
 
     /// <summary>Instructions a hart runs before the machine polls devices and switches harts.</summary>
     public int Quantum { get; init; } = 4096;
@@ -63,6 +73,11 @@ public sealed record VmConfiguration
         if (Disks.Count > 8)
         {
             throw new ArgumentException($"{Disks.Count} disks requested; at most 8 virtio slots exist");
+        }
+
+        if (!Enum.IsDefined(Execution))
+        {
+            throw new ArgumentException($"execution mode {(int)Execution} is neither interpreter nor translated");
         }
 
         if (Quantum is < 16 or > 1_000_000)

@@ -12,8 +12,9 @@ namespace Backup.Hypervisor.Memory;
 /// to the capture (copy-on-write), so the capture sees RAM exactly as at the cut while the guest runs on.</item>
 /// </list>
 /// The CPU caches a page as writable only after reporting it, and every cut flushes those cached write
-/// permissions, so each page's first write in a generation is seen here. The same hook will invalidate
-/// translated code when a translating tier exists.
+/// permissions, so each page's first write in a generation is seen here. The same hook invalidates translated code:
+/// pages holding it are marked (<see cref="ProtectCode"/>), every hart drops its cached write permission for them,
+/// and the first write to such a page tells every <see cref="ICodePageObserver"/> before the bytes change.
 /// </summary>
 public sealed class PageWriteTracker
 {
@@ -26,6 +27,8 @@ public sealed class PageWriteTracker
     private readonly ulong[] _touched;
     private ulong[]? _pending;
     private Action<ulong, byte[]>? _preserve;
+    private ulong[]? _code;
+    private ICodePageObserver[] _codeObservers = [];
 
     internal PageWriteTracker(GuestRam ram)
     {
@@ -63,10 +66,47 @@ public sealed class PageWriteTracker
             ulong bit = 1UL << (int)(page & 63);
             _dirty[word] |= bit;
             _touched[word] |= bit;
+            if (_code is not null && (_code[word] & bit) != 0)
+            {
+                _code[word] &= ~bit;
+                foreach (var observer in _codeObservers)
+                {
+                    observer.CodePageWritten(page);
+                }
+            }
+
             if (_pending is not null)
             {
                 PreserveBeforeWrite(page);
             }
+        }
+    }
+
+    /// <summary>Registers a translating tier to be told about code pages (harts of one machine share the RAM).</summary>
+    internal void AddCodeObserver(ICodePageObserver observer)
+    {
+        _code ??= new ulong[_dirty.Length];
+        _codeObservers = [.. _codeObservers, observer];
+    }
+
+    /// <summary>True when <paramref name="page"/> is marked as holding translated code.</summary>
+    internal bool IsCode(ulong page) => _code is not null && page < PageCount && (_code[(int)(page >> 6)] & (1UL << (int)(page & 63))) != 0;
+
+    /// <summary>
+    /// Marks <paramref name="page"/> as holding translated code; every observer drops its cached write permission
+    /// for it, so the next write to the page is reported (and invalidates the code) however it is made.
+    /// </summary>
+    internal void ProtectCode(ulong page)
+    {
+        if (_code is null || page >= PageCount || IsCode(page))
+        {
+            return;
+        }
+
+        _code[(int)(page >> 6)] |= 1UL << (int)(page & 63);
+        foreach (var observer in _codeObservers)
+        {
+            observer.CodePageProtected(page);
         }
     }
 

@@ -64,7 +64,18 @@ public sealed class VmRunCommandTests
         Assert.Contains("guest: poweroff", stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_linux_guest_boots_in_translated_mode_and_reports_what_was_compiled()
+    {
+        var (code, stdout, stderr) = BackupProcess.Run(Timeout, "vm", "run", "--kernel", GuestImage.KernelPath, "--memory", "64",
+            "--cmdline", "console=ttyS0 guest.poweroff=0", "--execution", "translated", "--stats");
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains("guest: ready", stdout, StringComparison.Ordinal);
+        Assert.Contains("[vm] translated: ", stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
+    [InlineData("vm", "run", "--kernel", "/etc/hostname", "--execution", "fast")]
     [InlineData("vm", "run", "--kernel", "/nonexistent/Image")]
     [InlineData("vm", "run")]
     [InlineData("vm", "run", "--elf", "/etc/hostname")]

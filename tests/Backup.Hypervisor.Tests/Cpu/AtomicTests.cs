@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -43,9 +44,10 @@ public class AtomicTests
     };
 
     [Theory]
-    [MemberData(nameof(AmoDoubleword))]
-    public void Amo_doubleword(string op, ulong memory, ulong operand, ulong result)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(AtomicTests), nameof(AmoDoubleword), MemberType = typeof(ExecutionModes))]
+    public void Amo_doubleword(string op, ulong memory, ulong operand, ulong result, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 li a1, {Addr}
                 li a2, {operand}
@@ -60,9 +62,10 @@ public class AtomicTests
     }
 
     [Theory]
-    [MemberData(nameof(AmoWord))]
-    public void Amo_word_sign_extends_and_touches_only_its_word(string op, uint memory, ulong operand, uint result)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(AtomicTests), nameof(AmoWord), MemberType = typeof(ExecutionModes))]
+    public void Amo_word_sign_extends_and_touches_only_its_word(string op, uint memory, ulong operand, uint result, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 li a1, {Addr + 4}
                 li a2, {operand}
@@ -80,9 +83,11 @@ public class AtomicTests
         Assert.Equal(0xC3C3_C3C3_C3C3_C3C3UL, m.Read64(Addr + 8));
     }
 
-    [Fact]
-    public void Amo_with_rd_equal_rs2_returns_old_value()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Amo_with_rd_equal_rs2_returns_old_value(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 li a1, {Addr}
                 li a0, 5
@@ -95,9 +100,11 @@ public class AtomicTests
         Assert.Equal(15UL, m.Read64(Addr));
     }
 
-    [Fact]
-    public void Lr_sc_success_and_failure_rules()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Lr_sc_success_and_failure_rules(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 li a1, {Addr}
                 li a2, 0x1111
@@ -147,9 +154,11 @@ public class AtomicTests
         Assert.Equal(0x1112UL, m.X("s8"));
     }
 
-    [Fact]
-    public void Host_cleared_reservation_makes_sc_fail()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Host_cleared_reservation_makes_sc_fail(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 li a1, {Addr}
                 lr.d t0, (a1)
@@ -170,9 +179,11 @@ public class AtomicTests
         Assert.Equal(0UL, m.Read64(Addr));
     }
 
-    [Fact]
-    public void Misaligned_atomics_raise_address_misaligned()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Misaligned_atomics_raise_address_misaligned(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -193,9 +204,11 @@ public class AtomicTests
         Assert.Equal([Addr + 4, Addr + 2, Addr + 4, Addr + 2, Addr + 4, Addr + 2], traps.Select(t => t.Tval));
     }
 
-    [Fact]
-    public void Atomics_to_unmapped_physical_addresses_raise_access_faults()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Atomics_to_unmapped_physical_addresses_raise_access_faults(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Cpu;
 
 /// <summary>
@@ -80,9 +81,11 @@ public class CompressedTests
         "C.BNEZ", "C.SLLI", "C.LWSP", "C.LDSP", "C.JR", "C.MV", "C.JALR", "C.ADD", "C.SWSP", "C.SDSP",
     ];
 
-    [Fact]
-    public void Every_compressed_form_matches_its_uncompressed_equivalent()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Every_compressed_form_matches_its_uncompressed_equivalent(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var compressed = new RiscvTestMachine(Program, compressed: true);
         using var full = new RiscvTestMachine(Program, compressed: false);
 
@@ -118,9 +121,11 @@ public class CompressedTests
         Assert.Equal([0xFFFF_FFFF_FFFE_0FEFUL, 0xFEFUL, 0xFFFF_FFFF_FFFF_FFEFUL, 0x1EFEFUL, 0x1FFF_FFFF_FFFF_FFFDUL, ulong.MaxValue], steps);
     }
 
-    [Fact]
-    public void Compressed_instruction_at_a_page_end_and_32_bit_instruction_straddling_pages()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Compressed_instruction_at_a_page_end_and_32_bit_instruction_straddling_pages(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 li a0, 1
                 li t0, DATA + 0xFFC

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Cpu;
 
 /// <summary>Conditional branches, JAL and JALR (unprivileged spec 2.5).</summary>
@@ -14,9 +15,10 @@ public class ControlTransferTests
     };
 
     [Theory]
-    [MemberData(nameof(Branches))]
-    public void Branch_taken_or_not(string op, long a, long b, bool taken)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(ControlTransferTests), nameof(Branches), MemberType = typeof(ExecutionModes))]
+    public void Branch_taken_or_not(string op, long a, long b, bool taken, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new($"{op} {a},{b} forward", $"li a1, {a}; li a2, {b}; li a0, 1; {op} a1, a2, 1f; li a0, 2; 1: nop", taken ? 1UL : 2UL),
@@ -24,9 +26,11 @@ public class ControlTransferTests
         ]);
     }
 
-    [Fact]
-    public void Backward_branch_loop_and_far_branches()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Backward_branch_loop_and_far_branches(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("countdown loop", "li a0, 0; li a1, 10; 1: addi a0, a0, 1; addi a1, a1, -1; bnez a1, 1b", 10),
@@ -35,9 +39,11 @@ public class ControlTransferTests
         ]);
     }
 
-    [Fact]
-    public void Jal_and_jalr_link_and_target()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Jal_and_jalr_link_and_target(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("jal links pc+4", "jal a0, 1f; 2: li a0, 99; 1: la a1, 2b; sub a0, a0, a1", 0),

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -5,9 +6,11 @@ namespace Backup.Hypervisor.Tests.Cpu;
 /// <summary>Zicntr counters and their access control (privileged spec 3.1.11, 3.1.12, 4.1.5).</summary>
 public class CounterTests
 {
-    [Fact]
-    public void Instret_counts_retired_instructions()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Instret_counts_retired_instructions(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 csrr s0, instret
                 nop
@@ -26,9 +29,11 @@ public class CounterTests
         Assert.True(m.X("s4") > m.X("s3"));
     }
 
-    [Fact]
-    public void Traps_do_not_retire_the_trapping_instruction()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Traps_do_not_retire_the_trapping_instruction(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, 1f
                 csrw mtvec, t0
@@ -42,9 +47,11 @@ public class CounterTests
         Assert.Equal(0UL, m.X("s1") - m.X("s0") - 1);
     }
 
-    [Fact]
-    public void Minstret_write_takes_effect_after_the_writing_instruction()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Minstret_write_takes_effect_after_the_writing_instruction(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // Privileged spec 3.1.11: "Any CSR write takes effect after the writing instruction has otherwise
         // completed", so the writing instruction is not counted on top of the written value.
         using var m = new RiscvTestMachine("""
@@ -60,9 +67,11 @@ public class CounterTests
         Assert.Equal(1002UL, m.X("s1"));
     }
 
-    [Fact]
-    public void Writing_mcycle_does_not_change_minstret()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Writing_mcycle_does_not_change_minstret(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 li t0, 5000
                 csrw minstret, t0
@@ -74,9 +83,11 @@ public class CounterTests
         Assert.True(m.X("s0") >= 5000, $"minstret = {m.X("s0")} after writing mcycle = 0");
     }
 
-    [Fact]
-    public void Time_is_readable_and_advances()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Time_is_readable_and_advances(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 csrr s0, time
                 li t0, 20000
@@ -91,9 +102,11 @@ public class CounterTests
         Assert.InRange(m.X("s1") - m.X("s0"), 3000UL, 5000UL);
     }
 
-    [Fact]
-    public void Mcounteren_and_scounteren_gate_lower_privilege_access()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Mcounteren_and_scounteren_gate_lower_privilege_access(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // ECALL from S enables CY and IR in mcounteren; ECALL from U enables CY in scounteren; every other trap
         // is logged and skipped by m_trap_log.
         using var m = new RiscvTestMachine("""
@@ -148,9 +161,11 @@ public class CounterTests
         Assert.Equal([0xC0002573UL, 0xC0102573UL, 0xC0202573UL, 0xC0302573UL, 0xC0102573UL, 0xC0002573UL, 0xC0202573UL], m.MTraps.Select(t => t.Tval));
     }
 
-    [Fact]
-    public void Stimecmp_access_needs_stce_and_mcounteren_tm_in_s_mode()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Stimecmp_access_needs_stce_and_mcounteren_tm_in_s_mode(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -5,9 +6,11 @@ namespace Backup.Hypervisor.Tests.Cpu;
 /// <summary>Zicsr instructions and CSR access rules (unprivileged "Zicsr" chapter, privileged spec 2.1/2.3).</summary>
 public class CsrTests
 {
-    [Fact]
-    public void All_six_csr_forms()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void All_six_csr_forms(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("csrrw returns old", "li a1, 0x1234; csrw mscratch, a1; li a2, 0x55; csrrw a0, mscratch, a2", 0x1234),
@@ -67,9 +70,10 @@ public class CsrTests
     };
 
     [Theory]
-    [MemberData(nameof(IllegalInMachineMode))]
-    public void Illegal_csr_access_in_machine_mode(string name, uint instruction)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(CsrTests), nameof(IllegalInMachineMode), MemberType = typeof(ExecutionModes))]
+    public void Illegal_csr_access_in_machine_mode(string name, uint instruction, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -97,9 +101,10 @@ public class CsrTests
     };
 
     [Theory]
-    [MemberData(nameof(LegalReadsOfReadOnlyCsrs))]
-    public void Reads_of_read_only_csrs_without_write_are_legal(string name, uint instruction)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(CsrTests), nameof(LegalReadsOfReadOnlyCsrs), MemberType = typeof(ExecutionModes))]
+    public void Reads_of_read_only_csrs_without_write_are_legal(string name, uint instruction, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -110,9 +115,11 @@ public class CsrTests
         Assert.True(m.MTraps.Count == 0, name + "\n" + m.Describe());
     }
 
-    [Fact]
-    public void Supervisor_and_user_privilege_checks()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Supervisor_and_user_privilege_checks(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // Each probe runs in S-mode and then U-mode; traps are logged and skipped.
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
@@ -150,9 +157,11 @@ public class CsrTests
         Assert.Equal(0x30200073UL, m.MTraps[3].Tval);
     }
 
-    [Fact]
-    public void Trap_virtualization_bits_tvm_tw_tsr()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Trap_virtualization_bits_tvm_tw_tsr(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -174,9 +183,11 @@ public class CsrTests
         Assert.Equal([0x18002573UL, 0x12000073UL, 0x10500073UL, 0x10200073UL], m.MTraps.Take(4).Select(t => t.Tval));
     }
 
-    [Fact]
-    public void Mip_seip_read_modify_write_uses_only_the_software_bit()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Mip_seip_read_modify_write_uses_only_the_software_bit(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // Privileged spec 3.1.9: csrr of mip returns SEIP = software bit OR external signal, but only the
         // software-writable bit takes part in the read-modify-write of CSRRS/CSRRC.
         using var m = new RiscvTestMachine("""
@@ -197,9 +208,11 @@ public class CsrTests
         Assert.Equal(InterruptBits.SSIP, m.X("a0") & (InterruptBits.SSIP | InterruptBits.SEIP));
     }
 
-    [Fact]
-    public void Mip_software_seip_is_ored_with_the_external_line()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Mip_software_seip_is_ored_with_the_external_line(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 li t0, 1 << 9
                 csrs mip, t0

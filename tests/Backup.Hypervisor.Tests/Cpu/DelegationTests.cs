@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -7,9 +8,11 @@ public class DelegationTests
 {
     private const ulong Int = TrapCause.InterruptFlag;
 
-    [Fact]
-    public void Delegated_exceptions_go_to_s_from_u_and_s_but_never_from_m()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Delegated_exceptions_go_to_s_from_u_and_s_but_never_from_m(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -61,9 +64,11 @@ public class DelegationTests
         Assert.All(st.Take(3), t => Assert.Equal(1UL << 5, t.Status & ((1 << 5) | (1 << 1))));  // SPIE = old SIE (1), SIE = 0
     }
 
-    [Fact]
-    public void Delegated_trap_leaves_m_state_alone()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Delegated_trap_leaves_m_state_alone(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, s_trap_log
                 csrw stvec, t0
@@ -81,9 +86,11 @@ public class DelegationTests
         Assert.Equal(PrivilegeMode.User, m.Hart.Mode);
     }
 
-    [Fact]
-    public void Delegated_interrupts_go_to_s_with_vectored_stvec()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Delegated_interrupts_go_to_s_with_vectored_stvec(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, svt
                 ori t0, t0, 1
@@ -122,9 +129,11 @@ public class DelegationTests
         Assert.Empty(m.MTraps);
     }
 
-    [Fact]
-    public void Undelegated_interrupt_from_s_goes_to_m_while_delegated_one_goes_to_s()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Undelegated_interrupt_from_s_goes_to_m_while_delegated_one_goes_to_s(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0

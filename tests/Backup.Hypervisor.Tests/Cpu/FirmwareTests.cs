@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -17,9 +18,11 @@ public class FirmwareTests
         }
     }
 
-    [Fact]
-    public void Supervisor_ecall_is_served_by_the_host_and_user_ecall_traps_to_s()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Supervisor_ecall_is_served_by_the_host_and_user_ecall_traps_to_s(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         var firmware = new RecordingFirmware();
         using var m = new RiscvTestMachine(
             """
@@ -67,9 +70,11 @@ public class FirmwareTests
         Assert.Equal(PrivilegeMode.Supervisor, m.Hart.Mode);
     }
 
-    [Fact]
-    public void Host_firmware_configuration_delegates_everything_but_supervisor_ecall()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Host_firmware_configuration_delegates_everything_but_supervisor_ecall(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         var firmware = new RecordingFirmware();
         using var m = new RiscvTestMachine(
             """

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using System.Text;
 using Backup.Hypervisor.Cpu;
 
@@ -8,9 +9,11 @@ public class InterruptTests
 {
     private const ulong Int = TrapCause.InterruptFlag;
 
-    [Fact]
-    public void Software_interrupt_is_taken_when_mie_is_set_and_not_before()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Software_interrupt_is_taken_when_mie_is_set_and_not_before(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -32,9 +35,11 @@ public class InterruptTests
         Assert.Equal(3UL, (t.Status >> 11) & 3);
     }
 
-    [Fact]
-    public void Sstc_timer_interrupt_fires_when_time_reaches_stimecmp()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Sstc_timer_interrupt_fires_when_time_reaches_stimecmp(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -67,9 +72,11 @@ public class InterruptTests
         Assert.Equal(0UL, m.X("s4") & InterruptBits.STIP);
     }
 
-    [Fact]
-    public void Stip_is_read_only_in_mip_with_stce_and_writable_without()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Stip_is_read_only_in_mip_with_stce_and_writable_without(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 li t1, 1 << 5
                 csrs mip, t1
@@ -95,9 +102,11 @@ public class InterruptTests
         Assert.Equal(InterruptBits.STIP, m.X("s3") & InterruptBits.STIP);
     }
 
-    [Fact]
-    public void External_interrupts_from_the_platform()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void External_interrupts_from_the_platform(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -115,9 +124,11 @@ public class InterruptTests
         Assert.Equal([Int | TrapCause.MachineExternalInterrupt, Int | TrapCause.SupervisorExternalInterrupt], m.MTraps.Select(t => t.Cause));
     }
 
-    [Fact]
-    public void Simultaneous_interrupts_are_taken_in_priority_order()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Simultaneous_interrupts_are_taken_in_priority_order(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -134,9 +145,11 @@ public class InterruptTests
             m.MTraps.Select(t => t.Cause));
     }
 
-    [Fact]
-    public void Vectored_mtvec_sends_interrupts_to_base_plus_4_times_cause_and_exceptions_to_base()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Vectored_mtvec_sends_interrupts_to_base_plus_4_times_cause_and_exceptions_to_base(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         var sb = new StringBuilder();
         sb.AppendLine("""
                 la t0, vt
@@ -187,9 +200,11 @@ public class InterruptTests
         Assert.Equal([0UL, 9UL, 1UL, 5UL], entries);
     }
 
-    [Fact]
-    public void Machine_interrupts_are_taken_in_s_and_u_mode_regardless_of_mstatus_mie()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Machine_interrupts_are_taken_in_s_and_u_mode_regardless_of_mstatus_mie(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -210,9 +225,11 @@ public class InterruptTests
         Assert.Equal(1UL, (t.Status >> 11) & 3);
     }
 
-    [Fact]
-    public void Supervisor_interrupts_are_never_taken_in_m_mode_and_need_sie_in_s_mode_but_not_in_u_mode()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Supervisor_interrupts_are_never_taken_in_m_mode_and_need_sie_in_s_mode_but_not_in_u_mode(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -252,9 +269,11 @@ public class InterruptTests
         Assert.Equal([TrapCause.EnvironmentCallFromU], m.MTraps.Select(t => t.Cause));
     }
 
-    [Fact]
-    public void Wfi_waits_for_an_enabled_interrupt_even_with_global_enable_off()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Wfi_waits_for_an_enabled_interrupt_even_with_global_enable_off(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Cpu;
 
 /// <summary>Loads and stores of every width, sign/zero extension, misaligned accesses (unprivileged spec 2.6).</summary>
@@ -5,9 +6,11 @@ public class LoadStoreTests
 {
     private const string Pattern = "li a1, DATA + 0x800; li a2, 0x8182838485868788; sd a2, 0(a1); li a2, 0x7172737475767778; sd a2, 8(a1)";
 
-    [Fact]
-    public void Loads_extend_by_width()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Loads_extend_by_width(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("lb negative", Pattern + "; lb a0, 0(a1)", 0xFFFF_FFFF_FFFF_FF88),
@@ -27,9 +30,11 @@ public class LoadStoreTests
         ]);
     }
 
-    [Fact]
-    public void Stores_write_only_their_width()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Stores_write_only_their_width(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         const string Fill = "li a1, DATA + 0x900; li a2, -1; sd a2, 0(a1)";
         CaseTable.Check(
         [
@@ -41,9 +46,11 @@ public class LoadStoreTests
         ]);
     }
 
-    [Fact]
-    public void Misaligned_loads_and_stores_work()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Misaligned_loads_and_stores_work(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         const string Fill = "li a1, DATA + 0xA00; li a2, 0x0706050403020100; sd a2, 0(a1); li a2, 0x0f0e0d0c0b0a0908; sd a2, 8(a1)";
         CaseTable.Check(
         [
@@ -60,9 +67,11 @@ public class LoadStoreTests
         ]);
     }
 
-    [Fact]
-    public void Misaligned_accesses_across_a_page_boundary_work()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Misaligned_accesses_across_a_page_boundary_work(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // DATA + 0x1000 is a page boundary; each access straddles it.
         using var m = new RiscvTestMachine("""
                 li a1, DATA + 0x1000
@@ -92,9 +101,11 @@ public class LoadStoreTests
         Assert.Equal(0xCAUL, m.Read8(RiscvTestMachine.Data + 0x2000));
     }
 
-    [Fact]
-    public void Fence_variants_execute_as_no_ops()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Fence_variants_execute_as_no_ops(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("fence", "li a0, 1; fence; fence rw, rw; fence r, r; fence iorw, iorw; fence.tso; addi a0, a0, 1", 2),
@@ -102,9 +113,11 @@ public class LoadStoreTests
         ]);
     }
 
-    [Fact]
-    public void Fence_i_makes_stores_to_code_visible_to_fetch()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Fence_i_makes_stores_to_code_visible_to_fetch(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // Patches "li a0, 1" (addi a0, x0, 1) into "addi a0, x0, 42", executes it, patches again, executes again.
         using var m = new RiscvTestMachine("""
                 .option push

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Cpu;
 
 /// <summary>M extension (unprivileged spec chapter "M"), including division by zero and overflow (table 13.1).</summary>
@@ -8,9 +9,11 @@ public class MulDivTests
 
     private static readonly long[] Operands = [0, 1, -1, 2, -2, 3, 7, -7, Min, Max, 0x1234_5678_9ABC_DEF0, unchecked((long)0xFEDC_BA98_7654_3210), 0x7FFF_FFFF, unchecked((long)0xFFFF_FFFF_8000_0000)];
 
-    [Fact]
-    public void Multiply_high_forms_match_128_bit_products()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Multiply_high_forms_match_128_bit_products(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         var cases = new List<AsmCase>();
         foreach (long a in Operands)
         {
@@ -31,9 +34,11 @@ public class MulDivTests
         CaseTable.Check(cases);
     }
 
-    [Fact]
-    public void Division_edge_cases()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Division_edge_cases(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         const ulong AllOnes = ulong.MaxValue;
         CaseTable.Check(
         [

@@ -5,6 +5,7 @@ using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Devices;
 using Backup.Hypervisor.Memory;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Translation;
 
 namespace Backup.Hypervisor.Tests.Cpu;
 
@@ -229,7 +230,20 @@ internal sealed class RiscvTestMachine : IDisposable
         "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
     ];
 
+    private static readonly AsyncLocal<ExecutionMode> AmbientMode = new();
+
     private ulong _nextTable = PtRoot + 0x1000;
+
+    /// <summary>
+    /// Machines created by the calling test (until the result is disposed) run in <paramref name="mode"/>;
+    /// translated machines compile every block on first sight.
+    /// </summary>
+    public static IDisposable UseMode(ExecutionMode mode)
+    {
+        var previous = AmbientMode.Value;
+        AmbientMode.Value = mode;
+        return new ModeScope(previous);
+    }
 
     /// <param name="body">Program text (appended to the prelude).</param>
     /// <param name="compressed">Assemble with the C extension.</param>
@@ -251,6 +265,11 @@ internal sealed class RiscvTestMachine : IDisposable
         Bus.Attach(Device);
         Clock = new MachineClock(ClockMode.Deterministic);
         Hart = new Hart(0, Bus, Clock, firmware);
+        if (AmbientMode.Value == ExecutionMode.Translated)
+        {
+            Hart.EnableTranslation(hotThreshold: 1);
+        }
+
         if (firmware is not null)
         {
             Hart.ConfigureHostFirmware();
@@ -416,6 +435,11 @@ internal sealed class RiscvTestMachine : IDisposable
     }
 
     public void Dispose() => Ram.Dispose();
+
+    private sealed class ModeScope(ExecutionMode previous) : IDisposable
+    {
+        public void Dispose() => AmbientMode.Value = previous;
+    }
 
     private List<TrapRecord> ReadLog(ulong log)
     {

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Cpu;
 
 /// <summary>RV64I integer computational instructions, LUI/AUIPC (unprivileged spec chapters 2 and 4).</summary>
@@ -7,9 +8,11 @@ public class Rv64iTests
     private const ulong Max = 0x7FFF_FFFF_FFFF_FFFF;
     private const ulong AllOnes = ulong.MaxValue;
 
-    [Fact]
-    public void Register_immediate_operations()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Register_immediate_operations(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("addi negative", "li a1, 5; addi a0, a1, -7", unchecked((ulong)-2)),
@@ -62,9 +65,11 @@ public class Rv64iTests
         ]);
     }
 
-    [Fact]
-    public void Register_register_operations()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Register_register_operations(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("add", "li a1, 40; li a2, 2; add a0, a1, a2", 42),
@@ -101,9 +106,11 @@ public class Rv64iTests
         ]);
     }
 
-    [Fact]
-    public void Same_register_as_source_and_destination()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Same_register_as_source_and_destination(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         CaseTable.Check(
         [
             new("add a0,a0,a0", "li a0, 21; add a0, a0, a0", 42),

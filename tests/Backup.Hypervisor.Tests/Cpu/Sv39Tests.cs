@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 using static Backup.Hypervisor.Tests.Cpu.RiscvTestMachine;
 
@@ -52,9 +53,11 @@ public class Sv39Tests
 
     private static ulong[] Causes(RiscvTestMachine m) => [.. m.MTraps.Select(t => t.Cause)];
 
-    [Fact]
-    public void Four_kib_two_mib_and_one_gib_pages_translate()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Four_kib_two_mib_and_one_gib_pages_translate(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40000010
                 li a2, 0x1111
@@ -88,9 +91,11 @@ public class Sv39Tests
         Assert.Equal(Va + 0x1000, t.Tval);
     }
 
-    [Fact]
-    public void Read_write_execute_permissions_and_mxr()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Read_write_execute_permissions_and_mxr(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000           # R
                 ld s0, 0(a1)
@@ -139,9 +144,11 @@ public class Sv39Tests
         Assert.Equal(0xABCDUL, m.Read64(Data + 0x1000));
     }
 
-    [Fact]
-    public void Supervisor_access_to_user_pages_needs_sum_and_never_executes()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Supervisor_access_to_user_pages_needs_sum_and_never_executes(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000           # U, RW
                 ld s0, 0(a1)                # 13: SUM = 0
@@ -170,9 +177,11 @@ public class Sv39Tests
         Assert.Equal(0x0070_0513UL | (0x0000_8067UL << 32), m.X("s2"));
     }
 
-    [Fact]
-    public void User_mode_cannot_touch_supervisor_pages()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void User_mode_cannot_touch_supervisor_pages(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000           # S page, RW
                 ld s0, 0(a1)                # 13
@@ -197,9 +206,11 @@ public class Sv39Tests
         Assert.Equal(7UL, m.X("s1"));
     }
 
-    [Fact]
-    public void Invalid_reserved_and_misaligned_ptes_fault()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Invalid_reserved_and_misaligned_ptes_fault(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000           # V = 0
                 ld a0, 0(a1)
@@ -241,9 +252,11 @@ public class Sv39Tests
         Assert.Equal(0x4242UL, m.X("s0"));
     }
 
-    [Fact]
-    public void Non_canonical_virtual_addresses_fault()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Non_canonical_virtual_addresses_fault(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x0000008000000000   # bit 39 set, bit 38 clear
                 ld a0, 0(a1)
@@ -261,9 +274,11 @@ public class Sv39Tests
         Assert.Equal([0x0000_0080_0000_0000UL, 0x0000_0080_0000_0000UL, 0xFFFF_FF00_0000_0000UL, 0x8000_0000_8000_0000UL, 0x8000_0000_8000_0000UL], m.MTraps.Select(t => t.Tval));
     }
 
-    [Fact]
-    public void Hardware_sets_accessed_and_dirty_bits()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Hardware_sets_accessed_and_dirty_bits(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000
                 ld a0, 0(a1)                # A
@@ -290,9 +305,11 @@ public class Sv39Tests
         Assert.Equal(0UL, Ad(vas[4]));
     }
 
-    [Fact]
-    public void A_misaligned_store_into_a_faulting_page_sets_no_dirty_bit_on_the_first_page()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void A_misaligned_store_into_a_faulting_page_sets_no_dirty_bit_on_the_first_page(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001ffc
                 li a0, -1
@@ -306,9 +323,11 @@ public class Sv39Tests
         Assert.Equal(0UL, m.Read64(Data + 0x1ff8));
     }
 
-    [Fact]
-    public void Sfence_vma_makes_pte_changes_visible()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Sfence_vma_makes_pte_changes_visible(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var probe = new RiscvTestMachine("HALT");
         ulong pteAddress = probe.PteAddress(Va + 0x1000, 0);
         using var m = Create($"""
@@ -338,9 +357,11 @@ public class Sv39Tests
         Assert.Equal([TrapCause.LoadPageFault], Causes(m));
     }
 
-    [Fact]
-    public void Satp_ignores_unsupported_modes()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Satp_ignores_unsupported_modes(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 li t0, SATP_SV39
                 csrw satp, t0
@@ -363,9 +384,11 @@ public class Sv39Tests
         Assert.Equal([sv39, sv39, sv39, sv39, 0UL], new[] { m.X("s0"), m.X("s1"), m.X("s2"), m.X("s3"), m.X("s4") });
     }
 
-    [Fact]
-    public void Mprv_translates_machine_mode_loads_and_stores_with_mpp_privilege()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Mprv_translates_machine_mode_loads_and_stores_with_mpp_privilege(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -401,9 +424,11 @@ public class Sv39Tests
         Assert.Equal(Va + 0x1000, t.Tval);
     }
 
-    [Fact]
-    public void Ptes_pointing_outside_ram_give_access_faults()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Ptes_pointing_outside_ram_give_access_faults(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001000           # leaf -> unmapped physical page
                 ld a0, 0(a1)                # 5
@@ -426,9 +451,11 @@ public class Sv39Tests
         Assert.Equal(0x1122_3344_5566_7788UL + 8, m.X("s0"));
     }
 
-    [Fact]
-    public void Misaligned_access_across_pages_uses_both_translations()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Misaligned_access_across_pages_uses_both_translations(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001FFC
                 li a2, 0x1122334455667788
@@ -451,9 +478,11 @@ public class Sv39Tests
         Assert.All(m.MTraps, t => Assert.InRange(t.Tval, Va + 0x2FFE, Va + 0x3000));
     }
 
-    [Fact]
-    public void Instruction_straddling_into_an_unmapped_page_faults_at_its_start()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Instruction_straddling_into_an_unmapped_page_faults_at_its_start(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create("""
                 li a1, 0x40001FFC
                 RESUME_AT 1f
@@ -472,9 +501,11 @@ public class Sv39Tests
         Assert.Equal(1UL, m.X("a0"));
     }
 
-    [Fact]
-    public void Delegated_page_faults_reach_s_mode_with_stval()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Delegated_page_faults_reach_s_mode_with_stval(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = Create(
             """
                 li a1, 0x40001000           # R only

@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Cpu;
 
 namespace Backup.Hypervisor.Tests.Cpu;
@@ -5,9 +6,11 @@ namespace Backup.Hypervisor.Tests.Cpu;
 /// <summary>Synchronous exceptions: causes, mepc/mtval, mstatus stacking, MRET/SRET (privileged spec 3.1.15-3.1.17, 3.3.2).</summary>
 public class TrapTests
 {
-    [Fact]
-    public void Instruction_address_misaligned_cannot_happen_with_c()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Instruction_address_misaligned_cannot_happen_with_c(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // With C, IALIGN = 16: JALR clears bit 0 and every branch/jump offset is a multiple of 2, so a jump to an
         // odd address lands on the even address and a 2-aligned target is legal. Cause 0 is unreachable.
         using var m = new RiscvTestMachine("""
@@ -39,9 +42,10 @@ public class TrapTests
     };
 
     [Theory]
-    [MemberData(nameof(FetchFaultAddresses))]
-    public void Instruction_access_fault(ulong target)
+    [MemberData(nameof(ExecutionModes.Cross), typeof(TrapTests), nameof(FetchFaultAddresses), MemberType = typeof(ExecutionModes))]
+    public void Instruction_access_fault(ulong target, ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine($"""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -63,9 +67,11 @@ public class TrapTests
         Assert.NotEqual(99UL, m.X("a0"));
     }
 
-    [Fact]
-    public void Illegal_instructions_report_their_bits_in_mtval()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Illegal_instructions_report_their_bits_in_mtval(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -110,9 +116,11 @@ public class TrapTests
         Assert.Equal(epc0 + 40 + 18, m.MTraps[19].Epc);
     }
 
-    [Fact]
-    public void Breakpoint_sets_mtval_to_pc_for_ebreak_and_c_ebreak()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Breakpoint_sets_mtval_to_pc_for_ebreak_and_c_ebreak(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -129,9 +137,11 @@ public class TrapTests
         Assert.Equal([m.X("s0"), m.X("s1")], m.MTraps.Select(t => t.Tval));
     }
 
-    [Fact]
-    public void Load_and_store_access_faults_and_mmio_holes()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Load_and_store_access_faults_and_mmio_holes(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -168,9 +178,11 @@ public class TrapTests
         Assert.Contains(m.Device.Writes, w => w.Offset == 0x20 && w.Size == 4 && (uint)w.Value == 0x5566_7798U);
     }
 
-    [Fact]
-    public void Environment_calls_from_each_mode()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Environment_calls_from_each_mode(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -198,9 +210,11 @@ public class TrapTests
         Assert.Equal(PrivilegeMode.User, m.Hart.Mode);
     }
 
-    [Fact]
-    public void Trap_entry_stacks_mie_and_mret_restores_it()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Trap_entry_stacks_mie_and_mret_restores_it(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, handler
                 csrw mtvec, t0
@@ -228,9 +242,11 @@ public class TrapTests
         Assert.Equal(0UL, (after >> 11) & 3);
     }
 
-    [Fact]
-    public void Mret_semantics_mie_from_mpie_and_mode_from_mpp()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Mret_semantics_mie_from_mpie_and_mode_from_mpp(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -263,9 +279,11 @@ public class TrapTests
         Assert.Equal(1UL << 7, ecall.Status & (1 << 7));  // MPIE <- MIE (was 1 after mret to S)
     }
 
-    [Fact]
-    public void Sret_semantics_sie_from_spie_and_mode_from_spp()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Sret_semantics_sie_from_spie_and_mode_from_spp(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -299,9 +317,11 @@ public class TrapTests
         Assert.Equal(1UL << 5, ecall.Status & (1 << 5));  // SPIE <- 1
     }
 
-    [Fact]
-    public void Sret_is_legal_in_machine_mode()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Sret_is_legal_in_machine_mode(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         using var m = new RiscvTestMachine("""
                 la t0, m_trap_log
                 csrw mtvec, t0
@@ -317,9 +337,11 @@ public class TrapTests
         Assert.Equal(TrapCause.EnvironmentCallFromS, Assert.Single(m.MTraps).Cause);
     }
 
-    [Fact]
-    public void Trap_inside_a_machine_handler_sets_mpp_to_machine()
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Trap_inside_a_machine_handler_sets_mpp_to_machine(ExecutionMode mode)
     {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
         // A handler that itself traps (ebreak inside the handler) re-enters mtvec with MPP = M.
         using var m = new RiscvTestMachine("""
                 la t0, outer

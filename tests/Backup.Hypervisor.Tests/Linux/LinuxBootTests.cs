@@ -4,14 +4,17 @@ using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Tests.Support;
 using Backup.TestSupport;
 using Backup.Hypervisor.Timing;
+using Backup.Hypervisor.Translation;
 
 namespace Backup.Hypervisor.Tests.Linux;
 
 /// <summary>The real Linux guest on the real machine: boot, disk I/O seen by the host, clean power-off.</summary>
 public sealed class LinuxBootTests
 {
-    [Fact]
-    public void Guest_boots_writes_its_disk_block_and_powers_off()
+    [Theory]
+    [InlineData(ExecutionMode.Interpreter)]
+    [InlineData(ExecutionMode.Translated)]
+    public void Guest_boots_writes_its_disk_block_and_powers_off(ExecutionMode mode)
     {
         string diskPath = Path.Combine(Path.GetTempPath(), $"guest-disk-{Guid.NewGuid():N}.img");
         try
@@ -27,6 +30,7 @@ public sealed class LinuxBootTests
                     Disks = [disk],
                     Clock = ClockMode.Deterministic,
                     InstructionLimit = 2_000_000_000,
+                    Execution = mode,
                 };
                 using var vm = new VirtualMachine(config, console.Write);
                 var exit = vm.Run();
@@ -46,8 +50,10 @@ public sealed class LinuxBootTests
         }
     }
 
-    [Fact]
-    public void Guest_boots_on_two_harts_in_real_time()
+    [Theory]
+    [InlineData(ExecutionMode.Interpreter)]
+    [InlineData(ExecutionMode.Translated)]
+    public void Guest_boots_on_two_harts_in_real_time(ExecutionMode mode)
     {
         var console = new ConsoleCapture();
         var config = new VmConfiguration
@@ -57,6 +63,7 @@ public sealed class LinuxBootTests
             CpuCount = 2,
             CommandLine = "console=ttyS0 guest.poweroff=0",
             InstructionLimit = 2_000_000_000,
+            Execution = mode,
         };
         using var vm = new VirtualMachine(config, console.Write);
         var exit = vm.Run();

@@ -1,0 +1,37 @@
+using Backup.Hypervisor.Translation.Emit;
+
+namespace Backup.Hypervisor.Translation.Cache;
+
+/// <summary>
+/// What the translated tier knows about the guest code starting at one (physical, virtual) address pair: how long
+/// the straight-line block is and, once hot, its compiled form. A block depends on
+/// nothing but its code bytes and its virtual address (AUIPC, link registers and branch targets are computed from
+/// it); loads and stores read the hart's current TLB sets when the block runs, so privilege and MMU mode changes
+/// need no recompilation.
+/// </summary>
+internal sealed unsafe class TranslatedBlock(ulong physical, ulong virtualAddress, byte* host, int length)
+{
+    /// <summary>Guest-physical address of the first instruction.</summary>
+    public ulong Physical { get; } = physical;
+
+    /// <summary>Virtual address the block was found at (and compiled for).</summary>
+    public ulong Virtual { get; } = virtualAddress;
+
+    /// <summary>Host address of the first instruction's bytes: the identity a fetch-TLB hit is checked against.</summary>
+    public byte* Host { get; } = host;
+
+    /// <summary>
+    /// Instructions in the block (along the fall-through path, ending at the first jump); 0 when the first instruction
+    /// is one the translator leaves to the interpreter.
+    /// </summary>
+    public int Length { get; set; } = length;
+
+    /// <summary>The compiled block, or null while it is cold (or not translatable).</summary>
+    public BlockFunction? Function { get; set; }
+
+    /// <summary>True once the block was handed to the background compiler (it is not queued twice).</summary>
+    public bool Queued { get; set; }
+
+    /// <summary>False once the block's page was written: it must never run again.</summary>
+    public bool Valid { get; set; } = true;
+}

@@ -1,0 +1,194 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Backup.Hypervisor.Cpu;
+using Backup.Hypervisor.Memory;
+using Backup.Hypervisor.Translation.Decode;
+using Backup.Hypervisor.Translation.Emit;
+
+namespace Backup.Hypervisor.Translation.Cache;
+
+/// <summary>
+/// One hart's translated code. Blocks are keyed by the guest-physical address of their first instruction plus the
+/// virtual address they were compiled for; a direct-mapped jump cache indexed by virtual pc finds the block for the
+/// next pc without hashing, and every hit is checked against the host address the fetch TLB gives for that pc, so a
+/// block is never reached through a mapping that changed (satp writes and SFENCE.VMA flush the fetch TLB, and also
+/// drop the jump cache). The interpreter (after each branch or jump) and the dispatcher count arrivals per block
+/// start in <see cref="Heat"/>; a block whose count reaches <see cref="HotThreshold"/> is compiled; its page is then marked as code in the <see cref="PageWriteTracker"/>, so the first
+/// write to the page, from any hart or device, invalidates every block compiled from it.
+/// </summary>
+internal sealed unsafe class TranslationCache : ICodePageObserver
+{
+    /// <summary>Arrivals (after branches and jumps) at a block before it is compiled, unless the hart says otherwise.</summary>
+    public const int DefaultHotThreshold = 5000;
+
+    private const int JumpCacheSize = 1 << 14;
+
+    /// <summary>Heat counters are indexed by (virtual pc &gt;&gt; 1) &amp; HeatMask (collisions only make code hot sooner).</summary>
+    public const int HeatMask = (1 << 14) - 1;
+
+    private readonly Hart _hart;
+    private readonly GuestRam _ram;
+    private readonly Dictionary<(ulong Physical, ulong Virtual), TranslatedBlock> _blocks = [];
+    private readonly Dictionary<ulong, List<TranslatedBlock>> _byPage = [];
+    private readonly TranslatedBlock?[] _jumpCache = new TranslatedBlock?[JumpCacheSize];
+
+    private long _blocksCompiled, _instructionsCompiled, _compileTicks, _pagesInvalidated, _blocksInvalidated;
+
+    public TranslationCache(Hart hart, GuestRam ram, int hotThreshold, bool background)
+    {
+        _hart = hart;
+        _ram = ram;
+        HotThreshold = hotThreshold;
+        Background = background;
+        ram.Tracker.AddCodeObserver(this);
+    }
+
+    /// <summary>Arrivals (after branches and jumps) at a block before it is compiled.</summary>
+    public int HotThreshold { get; }
+
+    /// <summary>True: hot blocks are compiled by <see cref="BackgroundCompiler"/> while the guest runs on interpreted.</summary>
+    public bool Background { get; }
+
+    /// <summary>How often execution arrived at each (hashed) block start after a branch or jump; a block is compiled at <see cref="HotThreshold"/>.</summary>
+    public ushort[] Heat { get; } = new ushort[HeatMask + 1];
+
+    /// <summary>Blocks the background compiler finished; installed by <see cref="InstallCompleted"/> on the hart's thread.</summary>
+    public ConcurrentQueue<CompiledBlock> Completed { get; } = new();
+
+    /// <summary>Bumped whenever translated code is invalidated: a block that sees it change stops after the current instruction.</summary>
+    public int CodeGeneration { get; private set; }
+
+    /// <summary>Blocks run (counted by the hart's dispatcher).</summary>
+    public long BlockRuns { get; set; }
+
+    /// <summary>Instructions executed by compiled blocks (counted by the hart's dispatcher).</summary>
+    public long InstructionsTranslated { get; set; }
+
+    public TranslationStatistics Statistics => new(
+        _blocksCompiled, _instructionsCompiled, Stopwatch.GetElapsedTime(0, _compileTicks), BlockRuns, InstructionsTranslated, _pagesInvalidated, _blocksInvalidated);
+
+    /// <summary>The block at virtual <paramref name="pc"/>, whose bytes the fetch TLB places at <paramref name="host"/>.</summary>
+    public TranslatedBlock Lookup(ulong pc, byte* host)
+    {
+        int slot = (int)((pc >> 1) & (JumpCacheSize - 1));
+        var block = _jumpCache[slot];
+        if (block is not null && block.Virtual == pc && block.Host == host)
+        {
+            return block;
+        }
+
+        ulong physical = _ram.Base + (ulong)(host - _ram.Pointer);
+        if (!_blocks.TryGetValue((physical, pc), out block))
+        {
+            block = new TranslatedBlock(physical, pc, host, BlockDecoder.MeasureLength(host, pc));
+            _blocks.Add((physical, pc), block);
+            ulong page = (physical - _ram.Base) >> PageWriteTracker.PageShift;
+            if (!_byPage.TryGetValue(page, out var list))
+            {
+                _byPage[page] = list = [];
+            }
+
+            list.Add(block);
+        }
+
+        _jumpCache[slot] = block;
+        return block;
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="block"/> from its current bytes (now, or queued to the background compiler) and
+    /// marks its page as code first, so a write from here on invalidates the result. Returns false when the code
+    /// there is not translatable (the block then stays interpreted).
+    /// </summary>
+    public bool Compile(TranslatedBlock block)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _ram.Tracker.ProtectCode((block.Physical - _ram.Base) >> PageWriteTracker.PageShift);
+        var instructions = BlockDecoder.Decode(block.Host, block.Virtual);
+        block.Length = instructions.Length;
+        if (instructions.Length == 0)
+        {
+            return false;
+        }
+
+        if (Background)
+        {
+            block.Queued = true;
+            BackgroundCompiler.Enqueue(this, block, instructions);
+            return true;
+        }
+
+        var function = BlockEmitter.Emit(instructions);
+        function(null, null, 0); // JIT-compiles the method now, so its cost is measured here
+        Install(new CompiledBlock(block, function, instructions.Length, Stopwatch.GetTimestamp() - start));
+        return true;
+    }
+
+    /// <summary>Installs what the background compiler finished (called by the hart between blocks).</summary>
+    public void InstallCompleted()
+    {
+        while (Completed.TryDequeue(out var compiled))
+        {
+            Install(compiled);
+        }
+    }
+
+    private void Install(CompiledBlock compiled)
+    {
+        _compileTicks += compiled.CompileTicks;
+        _blocksCompiled++;
+        _instructionsCompiled += compiled.Instructions;
+        if (compiled.Block.Valid)
+        {
+            // Still matches guest memory: any write to the page since it was protected invalidated the block.
+            compiled.Block.Function = compiled.Function;
+        }
+    }
+
+    /// <summary>Forgets every mapping shortcut (satp write, SFENCE.VMA, FENCE.I); compiled blocks stay cached by physical address.</summary>
+    public void FlushJumpCache() => Array.Clear(_jumpCache);
+
+    /// <summary>Drops all translated code (the hart's state was replaced by a checkpoint restore).</summary>
+    public void Clear()
+    {
+        foreach (var block in _blocks.Values)
+        {
+            block.Valid = false;
+        }
+
+        _blocks.Clear();
+        _byPage.Clear();
+        FlushJumpCache();
+        CodeGeneration++;
+    }
+
+    /// <inheritdoc />
+    public void CodePageProtected(ulong page) =>
+        _hart.DropWritePermission(_ram.Pointer + (page << PageWriteTracker.PageShift));
+
+    /// <inheritdoc />
+    public void CodePageWritten(ulong page)
+    {
+        if (!_byPage.Remove(page, out var list))
+        {
+            return;
+        }
+
+        foreach (var block in list)
+        {
+            block.Valid = false;
+            block.Function = null;
+            _blocks.Remove((block.Physical, block.Virtual));
+            Heat[(int)((block.Virtual >> 1) & HeatMask)] = 0; // the new code has to become hot again
+            int slot = (int)((block.Virtual >> 1) & (JumpCacheSize - 1));
+            if (ReferenceEquals(_jumpCache[slot], block))
+            {
+                _jumpCache[slot] = null;
+            }
+        }
+
+        _pagesInvalidated++;
+        _blocksInvalidated += list.Count;
+        CodeGeneration++;
+    }
+}

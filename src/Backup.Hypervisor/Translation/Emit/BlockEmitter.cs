@@ -1,0 +1,684 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using Backup.Hypervisor.Cpu;
+using Backup.Hypervisor.Mmu;
+using Backup.Hypervisor.Translation.Decode;
+
+namespace Backup.Hypervisor.Translation.Emit;
+
+/// <summary>
+/// Turns a decoded block into IL in a <see cref="DynamicMethod"/> that the .NET JIT compiles to native code.
+/// Guest registers the block touches live in IL locals (so the JIT can keep them in host registers) and are written
+/// back at the single exit. Loads and stores probe the hart's software TLB inline (one compare, one host access)
+/// and call the interpreter's slow path on a miss or MMIO. Atomics and M-extension divisions call the
+/// interpreter's own helpers, so their corner cases cannot diverge. Every exit leaves pc and instret exact.
+/// </summary>
+internal static unsafe class BlockEmitter
+{
+    private static readonly FieldInfo PcField = typeof(Hart).GetField(nameof(Hart._pc), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo InstretField = typeof(Hart).GetField(nameof(Hart._instret), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo ReadTlbField = typeof(Hart).GetField(nameof(Hart._readTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo WriteTlbField = typeof(Hart).GetField(nameof(Hart._writeTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo LoadSlow = typeof(Hart).GetMethod(nameof(Hart.LoadForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo StoreSlow = typeof(Hart).GetMethod(nameof(Hart.StoreForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo Atomic = typeof(Hart).GetMethod(nameof(Hart.AtomicForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo MulDiv = typeof(Hart).GetMethod(nameof(Hart.MulDiv), BindingFlags.Static | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo MulDivWord = typeof(Hart).GetMethod(nameof(Hart.MulDivWord), BindingFlags.Static | BindingFlags.NonPublic)!;
+
+    /// <summary>Mask selecting a TLB entry's byte offset from va &gt;&gt; 8 (entries are 16 bytes).</summary>
+    private static readonly long TlbIndexMask = (Hart.TlbEntries - 1) * sizeof(TlbEntry);
+
+    public static BlockFunction Emit(DecodedInstruction[] block)
+    {
+        if (block.Length == 0)
+        {
+            throw new ArgumentException("a block needs at least one instruction", nameof(block));
+        }
+
+        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), [typeof(Hart), typeof(ulong*), typeof(int)], typeof(Hart).Module, skipVisibility: true);
+        new Builder(method.GetILGenerator(), block).Build();
+        return method.CreateDelegate<BlockFunction>();
+    }
+
+    private sealed class Builder(ILGenerator il, DecodedInstruction[] block)
+    {
+        private readonly LocalBuilder?[] _reg = new LocalBuilder?[32];
+        private readonly bool[] _written = new bool[32];
+        private readonly List<Action> _outOfLine = [];
+        private LocalBuilder _va = null!, _entry = null!, _status = null!, _loaded = null!, _target = null!;
+        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!;
+        private Label _head;
+        private LocalBuilder? _readTlb, _writeTlb;
+        private Label _epilogue;
+
+        public void Build()
+        {
+            _va = il.DeclareLocal(typeof(ulong));
+            _entry = il.DeclareLocal(typeof(byte*));
+            _status = il.DeclareLocal(typeof(int));
+            _loaded = il.DeclareLocal(typeof(ulong));
+            _target = il.DeclareLocal(typeof(ulong));
+            _exitPc = il.DeclareLocal(typeof(ulong));
+            _result = il.DeclareLocal(typeof(int));
+            _retired = il.DeclareLocal(typeof(int));
+            _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop
+            _epilogue = il.DefineLabel();
+
+            // A null hart only forces the JIT to compile this method.
+            var run = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Brtrue, run);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(run);
+
+            foreach (var d in block)
+            {
+                foreach (int r in new[] { d.Rd, d.Rs1, d.Rs2 })
+                {
+                    if (r != 0 && _reg[r] is null)
+                    {
+                        _reg[r] = il.DeclareLocal(typeof(ulong));
+                        il.Emit(OpCodes.Ldarg_1);
+                        il.Emit(OpCodes.Ldc_I4, r * 8);
+                        il.Emit(OpCodes.Add);
+                        il.Emit(OpCodes.Ldind_I8);
+                        il.Emit(OpCodes.Stloc, _reg[r]!);
+                    }
+                }
+
+                if (d.Opcode == 0x03 && _readTlb is null)
+                {
+                    _readTlb = il.DeclareLocal(typeof(byte*));
+                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldfld, ReadTlbField);
+                    il.Emit(OpCodes.Stloc, _readTlb);
+                }
+                else if (d.Opcode == 0x23 && _writeTlb is null)
+                {
+                    _writeTlb = il.DeclareLocal(typeof(byte*));
+                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldfld, WriteTlbField);
+                    il.Emit(OpCodes.Stloc, _writeTlb);
+                }
+            }
+
+            _head = il.DefineLabel();
+            il.MarkLabel(_head);
+            bool ended = false;
+            for (int i = 0; i < block.Length; i++)
+            {
+                ended = EmitInstruction(i, block[i]);
+            }
+
+            if (!ended)
+            {
+                EmitExit(block[^1].Next, block.Length, block.Length);
+            }
+
+            foreach (var emit in _outOfLine)
+            {
+                emit();
+            }
+
+            il.MarkLabel(_epilogue);
+            for (int r = 1; r < 32; r++)
+            {
+                if (_written[r])
+                {
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldc_I4, r * 8);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Ldloc, _reg[r]!);
+                    il.Emit(OpCodes.Stind_I8);
+                }
+            }
+
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, InstretField);
+            il.Emit(OpCodes.Ldloc, _retired);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stfld, InstretField);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldloc, _exitPc);
+            il.Emit(OpCodes.Stfld, PcField);
+
+            // result +/- done: earlier iterations count as consumed (and retired) too.
+            var trapped = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Blt, trapped);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(trapped);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ret);
+        }
+
+        /// <summary>Emits instruction <paramref name="i"/>; true when it ended the block (a jump, or a branch as the last instruction).</summary>
+        private bool EmitInstruction(int i, DecodedInstruction d)
+        {
+            switch (d.Opcode)
+            {
+                case 0x13: EmitOpImm(d); return false;
+                case 0x33: EmitOp(d); return false;
+                case 0x1B: EmitOpImm32(d); return false;
+                case 0x3B: EmitOp32(d); return false;
+                case 0x37:
+                    if (d.Rd != 0)
+                    {
+                        il.Emit(OpCodes.Ldc_I8, d.ImmU);
+                        StoreReg(d.Rd);
+                    }
+
+                    return false;
+                case 0x17:
+                    if (d.Rd != 0)
+                    {
+                        il.Emit(OpCodes.Ldc_I8, (long)(d.Pc + (ulong)d.ImmU));
+                        StoreReg(d.Rd);
+                    }
+
+                    return false;
+                case 0x0F: return false; // FENCE: one hart at a time, accesses are in order
+                case 0x03: EmitLoad(i, d); return false;
+                case 0x23: EmitStore(i, d); return false;
+                case 0x2F: EmitAtomic(i, d); return false;
+                case 0x63: EmitBranch(i, d); return i == block.Length - 1;
+                case 0x6F:
+                    if (d.Rd != 0)
+                    {
+                        il.Emit(OpCodes.Ldc_I8, (long)d.Next);
+                        StoreReg(d.Rd);
+                    }
+
+                    EmitJumpTo(d.Pc + (ulong)d.ImmJ, i);
+                    return true;
+                case 0x67:
+                    LoadReg(d.Rs1);
+                    il.Emit(OpCodes.Ldc_I8, d.ImmI);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Ldc_I8, ~1L);
+                    il.Emit(OpCodes.And);
+                    il.Emit(OpCodes.Stloc, _target);
+                    if (d.Rd != 0)
+                    {
+                        il.Emit(OpCodes.Ldc_I8, (long)d.Next);
+                        StoreReg(d.Rd);
+                    }
+
+                    il.Emit(OpCodes.Ldloc, _target);
+                    EmitDynamicExit(i + 1, i + 1);
+                    return true;
+                default:
+                    throw new InvalidOperationException($"opcode 0x{d.Opcode:x2} at 0x{d.Pc:x} is not translatable (decoder and emitter disagree)");
+            }
+        }
+
+        private void EmitOpImm(DecodedInstruction d)
+        {
+            if (d.Rd == 0)
+            {
+                return; // no side effects
+            }
+
+            LoadReg(d.Rs1);
+            switch (d.Funct3)
+            {
+                case 0: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.Add); break;
+                case 1: il.Emit(OpCodes.Ldc_I4, (int)(d.ImmI & 63)); il.Emit(OpCodes.Shl); break;
+                case 2: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.Clt); il.Emit(OpCodes.Conv_U8); break;
+                case 3: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.Clt_Un); il.Emit(OpCodes.Conv_U8); break;
+                case 4: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.Xor); break;
+                case 5:
+                    il.Emit(OpCodes.Ldc_I4, (int)(d.ImmI & 63));
+                    il.Emit((d.Inst >> 26) == 0 ? OpCodes.Shr_Un : OpCodes.Shr);
+                    break;
+                case 6: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.Or); break;
+                default: il.Emit(OpCodes.Ldc_I8, d.ImmI); il.Emit(OpCodes.And); break;
+            }
+
+            StoreReg(d.Rd);
+        }
+
+        private void EmitOp(DecodedInstruction d)
+        {
+            if (d.Rd == 0)
+            {
+                return; // no side effects (divisions by zero do not trap)
+            }
+
+            if (d.Funct7 == 1 && d.Funct3 != 0)
+            {
+                il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
+                LoadReg(d.Rs1);
+                LoadReg(d.Rs2);
+                il.Emit(OpCodes.Call, MulDiv);
+                StoreReg(d.Rd);
+                return;
+            }
+
+            LoadReg(d.Rs1);
+            LoadReg(d.Rs2);
+            if (d.Funct7 == 1)
+            {
+                il.Emit(OpCodes.Mul);
+            }
+            else if (d.Funct7 == 0x20)
+            {
+                if (d.Funct3 == 0)
+                {
+                    il.Emit(OpCodes.Sub);
+                }
+                else
+                {
+                    ShiftAmount(63);
+                    il.Emit(OpCodes.Shr);
+                }
+            }
+            else
+            {
+                switch (d.Funct3)
+                {
+                    case 0: il.Emit(OpCodes.Add); break;
+                    case 1: ShiftAmount(63); il.Emit(OpCodes.Shl); break;
+                    case 2: il.Emit(OpCodes.Clt); il.Emit(OpCodes.Conv_U8); break;
+                    case 3: il.Emit(OpCodes.Clt_Un); il.Emit(OpCodes.Conv_U8); break;
+                    case 4: il.Emit(OpCodes.Xor); break;
+                    case 5: ShiftAmount(63); il.Emit(OpCodes.Shr_Un); break;
+                    case 6: il.Emit(OpCodes.Or); break;
+                    default: il.Emit(OpCodes.And); break;
+                }
+            }
+
+            StoreReg(d.Rd);
+        }
+
+        private void EmitOpImm32(DecodedInstruction d)
+        {
+            if (d.Rd == 0)
+            {
+                return;
+            }
+
+            LoadReg(d.Rs1);
+            switch (d.Funct3)
+            {
+                case 0:
+                    il.Emit(OpCodes.Ldc_I8, d.ImmI);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Conv_I4);
+                    break;
+                case 1:
+                    il.Emit(OpCodes.Conv_I4);
+                    il.Emit(OpCodes.Ldc_I4, d.Rs2);
+                    il.Emit(OpCodes.Shl);
+                    break;
+                default:
+                    bool arithmetic = d.Funct7 == 0x20;
+                    il.Emit(arithmetic ? OpCodes.Conv_I4 : OpCodes.Conv_U4);
+                    il.Emit(OpCodes.Ldc_I4, d.Rs2);
+                    il.Emit(arithmetic ? OpCodes.Shr : OpCodes.Shr_Un);
+                    break;
+            }
+
+            il.Emit(OpCodes.Conv_I8); // results are sign-extended from bit 31
+            StoreReg(d.Rd);
+        }
+
+        private void EmitOp32(DecodedInstruction d)
+        {
+            if (d.Rd == 0)
+            {
+                return;
+            }
+
+            if (d.Funct7 == 1 && d.Funct3 != 0)
+            {
+                il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
+                LoadReg(d.Rs1);
+                il.Emit(OpCodes.Conv_U4);
+                LoadReg(d.Rs2);
+                il.Emit(OpCodes.Conv_U4);
+                il.Emit(OpCodes.Call, MulDivWord);
+                StoreReg(d.Rd);
+                return;
+            }
+
+            bool arithmetic = d.Funct7 == 0x20;
+            LoadReg(d.Rs1);
+            il.Emit(d.Funct3 == 5 && !arithmetic ? OpCodes.Conv_U4 : OpCodes.Conv_I4);
+            LoadReg(d.Rs2);
+            il.Emit(OpCodes.Conv_I4);
+            switch (d.Funct3)
+            {
+                case 0:
+                    il.Emit(d.Funct7 == 1 ? OpCodes.Mul : arithmetic ? OpCodes.Sub : OpCodes.Add);
+                    break;
+                case 1:
+                    ShiftAmount(31);
+                    il.Emit(OpCodes.Shl);
+                    break;
+                default:
+                    ShiftAmount(31);
+                    il.Emit(arithmetic ? OpCodes.Shr : OpCodes.Shr_Un);
+                    break;
+            }
+
+            il.Emit(OpCodes.Conv_I8);
+            StoreReg(d.Rd);
+        }
+
+        private void EmitLoad(int i, DecodedInstruction d)
+        {
+            var slow = il.DefineLabel();
+            var done = il.DefineLabel();
+            EmitAddressAndProbe(d.Rs1, d.ImmI, _readTlb!, slow);
+
+            // Fast path: host pointer = va + addend.
+            il.Emit(OpCodes.Ldloc, _entry);
+            il.Emit(OpCodes.Ldc_I4_8);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Conv_U);
+            switch (d.Funct3)
+            {
+                case 0: il.Emit(OpCodes.Ldind_I1); il.Emit(OpCodes.Conv_I8); break;
+                case 1: il.Emit(OpCodes.Ldind_I2); il.Emit(OpCodes.Conv_I8); break;
+                case 2: il.Emit(OpCodes.Ldind_I4); il.Emit(OpCodes.Conv_I8); break;
+                case 3: il.Emit(OpCodes.Ldind_I8); break;
+                case 4: il.Emit(OpCodes.Ldind_U1); il.Emit(OpCodes.Conv_U8); break;
+                case 5: il.Emit(OpCodes.Ldind_U2); il.Emit(OpCodes.Conv_U8); break;
+                default: il.Emit(OpCodes.Ldind_U4); il.Emit(OpCodes.Conv_U8); break;
+            }
+
+            StoreRegOrPop(d.Rd);
+            il.MarkLabel(done);
+
+            var trap = TrapStub(i, d);
+            var early = EarlyExitStub(i, d);
+            _outOfLine.Add(() =>
+            {
+                il.MarkLabel(slow);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldloc, _va);
+                il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
+                il.Emit(OpCodes.Ldloca, _loaded);
+                il.Emit(OpCodes.Call, LoadSlow);
+                il.Emit(OpCodes.Stloc, _status);
+                il.Emit(OpCodes.Ldloc, _status);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Beq, trap);
+                il.Emit(OpCodes.Ldloc, _loaded);
+                StoreRegOrPop(d.Rd);
+                il.Emit(OpCodes.Ldloc, _status);
+                il.Emit(OpCodes.Brtrue, early);
+                il.Emit(OpCodes.Br, done);
+            });
+        }
+
+        private void EmitStore(int i, DecodedInstruction d)
+        {
+            int size = 1 << (int)d.Funct3;
+            var slow = il.DefineLabel();
+            var done = il.DefineLabel();
+            EmitAddressAndProbe(d.Rs1, d.ImmS, _writeTlb!, slow);
+
+            il.Emit(OpCodes.Ldloc, _entry);
+            il.Emit(OpCodes.Ldc_I4_8);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Conv_U);
+            LoadReg(d.Rs2);
+            switch (size)
+            {
+                case 1: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Stind_I1); break;
+                case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Stind_I2); break;
+                case 4: il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Stind_I4); break;
+                default: il.Emit(OpCodes.Stind_I8); break;
+            }
+
+            il.MarkLabel(done);
+
+            var trap = TrapStub(i, d);
+            var early = EarlyExitStub(i, d);
+            _outOfLine.Add(() =>
+            {
+                il.MarkLabel(slow);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldloc, _va);
+                il.Emit(OpCodes.Ldc_I4, size);
+                LoadReg(d.Rs2);
+                il.Emit(OpCodes.Call, StoreSlow);
+                il.Emit(OpCodes.Stloc, _status);
+                il.Emit(OpCodes.Ldloc, _status);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Beq, trap);
+                il.Emit(OpCodes.Ldloc, _status);
+                il.Emit(OpCodes.Brtrue, early);
+                il.Emit(OpCodes.Br, done);
+            });
+        }
+
+        /// <summary>va = rs1 + imm; entry = the TLB slot for va; branches to <paramref name="slow"/> unless it hits for a within-page access.</summary>
+        private void EmitAddressAndProbe(int rs1, long imm, LocalBuilder tlb, Label slow)
+        {
+            LoadReg(rs1);
+            if (imm != 0)
+            {
+                il.Emit(OpCodes.Ldc_I8, imm);
+                il.Emit(OpCodes.Add);
+            }
+
+            il.Emit(OpCodes.Stloc, _va);
+
+            il.Emit(OpCodes.Ldloc, tlb);
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Ldc_I4_8);
+            il.Emit(OpCodes.Shr_Un);
+            il.Emit(OpCodes.Ldc_I8, TlbIndexMask);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Conv_U);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, _entry);
+
+            il.Emit(OpCodes.Ldloc, _entry);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Ldc_I4, 12);
+            il.Emit(OpCodes.Shr_Un);
+            il.Emit(OpCodes.Bne_Un, slow);
+
+            // The interpreter's condition exactly (any size at offset <= 0xFF8), so both modes take the slow path
+            // (a fresh page walk) for the same accesses.
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Ldc_I8, 0xFFFL);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Ldc_I8, 0xFF8L);
+            il.Emit(OpCodes.Bgt_Un, slow);
+        }
+
+        private void EmitAtomic(int i, DecodedInstruction d)
+        {
+            // The interpreter's AMO reads rs1/rs2 from the register file and writes rd there.
+            Spill(d.Rs1);
+            Spill(d.Rs2);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldc_I4, unchecked((int)d.Inst));
+            il.Emit(OpCodes.Call, Atomic);
+            il.Emit(OpCodes.Stloc, _status);
+            il.Emit(OpCodes.Ldloc, _status);
+            il.Emit(OpCodes.Ldc_I4_1);
+            il.Emit(OpCodes.Beq, TrapStub(i, d));
+            if (d.Rd != 0)
+            {
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldc_I4, d.Rd * 8);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Ldind_I8);
+                il.Emit(OpCodes.Stloc, _reg[d.Rd]!);
+            }
+
+            il.Emit(OpCodes.Ldloc, _status);
+            il.Emit(OpCodes.Brtrue, EarlyExitStub(i, d));
+        }
+
+        private void EmitBranch(int i, DecodedInstruction d)
+        {
+            var taken = il.DefineLabel();
+            LoadReg(d.Rs1);
+            LoadReg(d.Rs2);
+            il.Emit(d.Funct3 switch
+            {
+                0 => OpCodes.Beq,
+                1 => OpCodes.Bne_Un,
+                4 => OpCodes.Blt,
+                5 => OpCodes.Bge,
+                6 => OpCodes.Blt_Un,
+                _ => OpCodes.Bge_Un,
+            }, taken);
+            var notTaken = il.DefineLabel();
+            if (i == block.Length - 1)
+            {
+                EmitExit(d.Next, i + 1, i + 1);
+            }
+            else
+            {
+                il.Emit(OpCodes.Br, notTaken); // the block continues along the fall-through path
+            }
+
+            il.MarkLabel(taken);
+            EmitJumpTo(d.Pc + (ulong)d.ImmB, i);
+            il.MarkLabel(notTaken);
+        }
+
+        /// <summary>
+        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A jump back to the
+        /// block's own start loops inside the compiled code, with the guest registers still in locals, as long as
+        /// another whole block (at most <c>block.Length</c> instructions) fits in the budget the dispatcher passed,
+        /// so the block ends exactly where the interpreter's quantum would; any other target exits to the dispatcher.
+        /// </summary>
+        private void EmitJumpTo(ulong target, int i)
+        {
+            if (target != block[0].Pc)
+            {
+                EmitExit(target, i + 1, i + 1);
+                return;
+            }
+
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Ldc_I4, i + 1);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, _done);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Ldc_I4, block.Length);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldarg_2);
+            il.Emit(OpCodes.Ble, _head);
+            EmitExit(target, 0, 0);
+        }
+
+        private void ShiftAmount(int mask)
+        {
+            il.Emit(OpCodes.Conv_I4);
+            il.Emit(OpCodes.Ldc_I4, mask);
+            il.Emit(OpCodes.And);
+        }
+
+        private void LoadReg(int r)
+        {
+            if (r == 0)
+            {
+                il.Emit(OpCodes.Ldc_I8, 0L);
+            }
+            else
+            {
+                il.Emit(OpCodes.Ldloc, _reg[r]!);
+            }
+        }
+
+        private void StoreReg(int r)
+        {
+            il.Emit(OpCodes.Stloc, _reg[r]!);
+            _written[r] = true;
+        }
+
+        private void StoreRegOrPop(int r)
+        {
+            if (r == 0)
+            {
+                il.Emit(OpCodes.Pop);
+            }
+            else
+            {
+                StoreReg(r);
+            }
+        }
+
+        /// <summary>Writes a register's local back to the register file if the block changed it so far.</summary>
+        private void Spill(int r)
+        {
+            if (r != 0 && _written[r])
+            {
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldc_I4, r * 8);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Ldloc, _reg[r]!);
+                il.Emit(OpCodes.Stind_I8);
+            }
+        }
+
+        /// <summary>Instruction <paramref name="i"/> trapped: it consumed budget but did not retire; pc stays on it.</summary>
+        private Label TrapStub(int i, DecodedInstruction d)
+        {
+            var label = il.DefineLabel();
+            _outOfLine.Add(() =>
+            {
+                il.MarkLabel(label);
+                EmitExit(d.Pc, -(i + 1), i);
+            });
+            return label;
+        }
+
+        /// <summary>Instruction <paramref name="i"/> completed but the hart asked the block to stop (interrupt may be takeable, code changed).</summary>
+        private Label EarlyExitStub(int i, DecodedInstruction d)
+        {
+            var label = il.DefineLabel();
+            _outOfLine.Add(() =>
+            {
+                il.MarkLabel(label);
+                EmitExit(d.Next, i + 1, i + 1);
+            });
+            return label;
+        }
+
+        private void EmitExit(ulong pc, int result, int retired)
+        {
+            il.Emit(OpCodes.Ldc_I8, (long)pc);
+            EmitDynamicExit(result, retired);
+        }
+
+        /// <summary>Exits with the pc on the IL stack.</summary>
+        private void EmitDynamicExit(int result, int retired)
+        {
+            il.Emit(OpCodes.Stloc, _exitPc);
+            il.Emit(OpCodes.Ldc_I4, result);
+            il.Emit(OpCodes.Stloc, _result);
+            il.Emit(OpCodes.Ldc_I4, retired);
+            il.Emit(OpCodes.Stloc, _retired);
+            il.Emit(OpCodes.Br, _epilogue);
+        }
+    }
+}
