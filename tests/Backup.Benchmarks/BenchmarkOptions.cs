@@ -4,7 +4,7 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int ChunkSize = 2048)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -15,6 +15,7 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
         double sizeGib = 2;
         int versions = 4;
         string? work = null;
+        var chunkSize = 2048;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -26,11 +27,12 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
                 case "--size-gib": sizeGib = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--versions": versions = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--work": work = args[++i]; break;
+                case "--chunk-size": chunkSize = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work);
+        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work, chunkSize);
     }
 
     public string KernelPath => Kernel ?? GuestImage.KernelPath;

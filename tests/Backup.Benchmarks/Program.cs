@@ -4,7 +4,8 @@ using Backup.Benchmarks;
 
 // Benchmarks are programs, not tests: each prints a markdown table row set for docs/performance.md.
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
-//        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 2] [--chunk-size 2048] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
@@ -15,7 +16,9 @@ switch (scenario)
         return CheckpointBenchmark.Run(options);
     case "repo":
         return RepoBenchmark.Run(options, options.SizeGib, options.Versions, options.Work);
+    case "gc":
+        return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, checkpoint, repo)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, checkpoint, repo, gc)");
         return 2;
 }
