@@ -4,7 +4,7 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int ChunkSize = 2048)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int ChunkSize = 4096)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -15,7 +15,7 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
         double sizeGib = 2;
         int versions = 4;
         string? work = null;
-        var chunkSize = 2048;
+        var chunkSize = 4096;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])

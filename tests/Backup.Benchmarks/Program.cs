@@ -5,7 +5,7 @@ using Backup.Benchmarks;
 // Benchmarks are programs, not tests: each prints a markdown table row set for docs/performance.md.
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
-//        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 2] [--chunk-size 2048] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
