@@ -4,7 +4,7 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int Rounds = 100)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int Rounds = 100, int ChunkSize = 4096)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -16,6 +16,7 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
         int versions = 4;
         string? work = null;
         int rounds = 100;
+        var chunkSize = 4096;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -28,11 +29,12 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
                 case "--versions": versions = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--work": work = args[++i]; break;
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--chunk-size": chunkSize = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work, rounds);
+        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work, rounds, chunkSize);
     }
 
     public string KernelPath => Kernel ?? GuestImage.KernelPath;

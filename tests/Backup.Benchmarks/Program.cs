@@ -6,7 +6,8 @@ using Backup.Benchmarks;
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3] [--size-gib 0]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- cpu [--rounds N] [--runs N]
-//        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
@@ -21,7 +22,9 @@ switch (scenario)
         return RecoveryBenchmark.Run(options);
     case "repo":
         return RepoBenchmark.Run(options, options.SizeGib, options.Versions, options.Work);
+    case "gc":
+        return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, checkpoint, repo, rto)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, checkpoint, repo, gc, rto)");
         return 2;
 }

@@ -220,7 +220,8 @@ public static class RepoBenchmark
             throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {process.ExitCode}: {stdout.Result}\n{stderr.Result}");
         }
 
-        Console.Error.WriteLine(string.Create(Inv, $"  {seconds,7:F1} s  {Path.GetFileName(exe)} {string.Join(' ', args.Take(4))}"));
+        var said = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(line => !line.Contains('\r', StringComparison.Ordinal));
+        Console.Error.WriteLine(string.Create(Inv, $"  {seconds,7:F1} s  {Path.GetFileName(exe)} {string.Join(' ', args.Take(4))}{(said is null ? string.Empty : "  | " + said)}"));
         return seconds;
     }
 

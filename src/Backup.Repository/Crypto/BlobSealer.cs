@@ -109,6 +109,17 @@ internal sealed class BlobSealer : IDisposable
     }
 
     /// <summary>
+    /// Checks that a sealed blob authenticates under <paramref name="associatedData"/> (AES-GCM tag) without decompressing
+    /// it; throws <see cref="RepositoryCorruptException"/> like <see cref="Open"/> when it does not. For copying sealed
+    /// blobs unchanged (gc repack, copy), where the content itself is not needed.
+    /// </summary>
+    public void Authenticate(ReadOnlySpan<byte> sealedBlob, ReadOnlySpan<byte> associatedData, string objectKey, string what)
+    {
+        var plain = Decrypt(sealedBlob, associatedData, objectKey, what, out _);
+        ArrayPool<byte>.Shared.Return(plain);
+    }
+
+    /// <summary>
     /// Like <see cref="Open"/>, into <paramref name="destination"/>, whose length is the blob's expected plain length
     /// (a blob of another length is reported as corrupt). Allocates nothing per blob.
     /// </summary>

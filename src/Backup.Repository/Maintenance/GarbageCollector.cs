@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Backup.Repository.Backends;
@@ -130,24 +131,39 @@ internal static class GarbageCollector
             bytesWritten += bytes.Length;
         }
 
-        foreach (var pack in repack)
+        // Packs are fetched one ahead of the one being copied; the live blobs of a pack are authenticated in parallel.
+        var next = repack.Count > 0 ? store.Backend.GetAsync(repack[0].Key, cancellationToken) : null;
+        for (var p = 0; p < repack.Count; p++)
         {
-            var bytes = await store.Backend.GetAsync(pack.Key, cancellationToken).ConfigureAwait(false);
+            var pack = repack[p];
+            var bytes = await next!.ConfigureAwait(false);
+            next = p + 1 < repack.Count ? store.Backend.GetAsync(repack[p + 1].Key, cancellationToken) : null;
             if (new BlobId(SHA256.HashData(bytes)) != pack.PackId)
             {
                 throw new RepositoryCorruptException(pack.Key, "pack content does not match its name; gc stops without deleting anything (run verify)");
             }
 
-            foreach (var entry in pack.Entries.Where(entry => live.ContainsKey(entry.Id) && copied.Add(entry.Id)))
+            var entries = pack.Entries.Where(entry => live.ContainsKey(entry.Id) && copied.Add(entry.Id)).ToArray();
+            try
             {
-                var sealedBlob = bytes.AsSpan((int)entry.Offset, (int)entry.SealedLength).ToArray();
-                _ = store.Sealer.Open(sealedBlob, AssociatedData.ForBlob(entry.Type, entry.Id), pack.Key, $"blob {entry.Id.ToShortString()}", (int)entry.PlainLength);
+                Parallel.ForEach(entries, new ParallelOptions { CancellationToken = cancellationToken }, entry =>
+                    store.Sealer.Authenticate(
+                        bytes.AsSpan((int)entry.Offset, (int)entry.SealedLength), AssociatedData.ForBlob(entry.Type, entry.Id), pack.Key, $"blob {entry.Id.ToShortString()}"));
+            }
+            catch (AggregateException exception) when (exception.InnerExceptions.Count > 0)
+            {
+                ExceptionDispatchInfo.Capture(exception.InnerExceptions[0]).Throw();
+            }
+
+            foreach (var entry in entries)
+            {
+                var sealedBlob = bytes.AsMemory((int)entry.Offset, (int)entry.SealedLength);
                 if (writer.Count > 0 && writer.Size + sealedBlob.Length > packTargetSize)
                 {
                     await FlushAsync().ConfigureAwait(false);
                 }
 
-                writer.Add(entry.Type, entry.Id, sealedBlob, (int)entry.PlainLength);
+                writer.Add(entry.Type, entry.Id, sealedBlob.ToArray(), (int)entry.PlainLength);
             }
         }
 

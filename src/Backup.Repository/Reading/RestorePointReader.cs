@@ -22,7 +22,14 @@ public sealed class RestorePointReader
     /// <summary>Sealed bytes a full restore fetches ahead of what it has written.</summary>
     public const long MaxBytesInFlight = 48L * 1024 * 1024;
 
+    /// <summary>Largest single read of a pack-ordered restore (at most a whole pack).</summary>
+    public const int MaxPackReadBytes = 32 * 1024 * 1024;
+
+    /// <summary>Unneeded bytes between two needed blobs of a pack that a pack-ordered restore reads through rather than split the read.</summary>
+    public const int MaxPackReadGapBytes = 1024 * 1024;
+
     private const int MaxRangeChunks = 64;
+    private const int MaxRangesInFlight = 16;
     private const int ZeroRunChunks = 1024;
     private readonly BlobStore _store;
     private readonly Dictionary<string, (DiskManifest Disk, FixedChunkLayout Layout, BlobId[] Chunks)> _disks;
@@ -90,18 +97,25 @@ public sealed class RestorePointReader
     }
 
     /// <summary>
-    /// Writes the whole disk to <paramref name="destination"/>. Chunks stored next to each other in one pack are fetched
-    /// by one ranged read (up to <see cref="MaxRangeBytes"/>); several ranges are fetched, decrypted and checked in
-    /// parallel ahead of the writer (at most <see cref="MaxBytesInFlight"/> at a time), and written in disk order.
-    /// When <paramref name="destination"/> is seekable and positioned at its end (a new or truncated file), all-zero
-    /// chunks are skipped by seeking, leaving a sparse file of the same content; otherwise zeros are written.
+    /// Writes the whole disk to <paramref name="destination"/>, every chunk checked against its id.
+    /// When <paramref name="destination"/> is seekable and positioned at its end (a new or truncated file), the restore
+    /// is pack-ordered: each pack is read once, by ranged reads of the blobs the disk needs (small gaps read through, at
+    /// most <see cref="MaxPackReadBytes"/> a read), several packs at a time, and every chunk is written at its offset;
+    /// all-zero chunks are left as holes and the length set at the end. Otherwise the disk is written in order: chunks
+    /// stored side by side in one pack are fetched by one ranged read (up to <see cref="MaxRangeBytes"/>), several
+    /// ranges fetched and opened in parallel ahead of the writer (at most <see cref="MaxBytesInFlight"/>), zeros written.
+    /// On return the destination is positioned after the disk.
     /// </summary>
     public async Task RestoreDiskAsync(string disk, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var (manifest, layout, chunks) = Disk(disk);
-        var sparse = destination.CanSeek && destination.Position == destination.Length;
-        var start = sparse ? destination.Position : 0;
+        if (destination.CanSeek && destination.Position == destination.Length)
+        {
+            await RestoreByPackAsync(manifest, layout, chunks, destination, destination.Position, progress, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var zero = new byte[layout.ChunkSize];
         var window = new Queue<(RestoreRange Range, Task<byte[]>? Contents)>();
         long inFlight = 0;
@@ -113,7 +127,7 @@ public sealed class RestorePointReader
         {
             while (more || window.Count > 0)
             {
-                while (more && (window.Count == 0 || inFlight + ranges.Current.Bytes <= MaxBytesInFlight))
+                while (more && (window.Count == 0 || (inFlight + ranges.Current.Bytes <= MaxBytesInFlight && window.Count < MaxRangesInFlight)))
                 {
                     var range = ranges.Current;
                     window.Enqueue((range, range.Locations is null ? null : Task.Run(() => FetchRangeAsync(manifest, layout, range, stop.Token), stop.Token)));
@@ -127,16 +141,9 @@ public sealed class RestorePointReader
                 {
                     var length = layout.OffsetOf(next.First + next.Count) - layout.OffsetOf(next.First);
                     length = Math.Min(length, layout.Length - layout.OffsetOf(next.First));
-                    if (sparse)
+                    for (var i = 0; i < next.Count; i++)
                     {
-                        destination.Seek(length, SeekOrigin.Current);
-                    }
-                    else
-                    {
-                        for (var i = 0; i < next.Count; i++)
-                        {
-                            await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
-                        }
+                        await destination.WriteAsync(zero.AsMemory(0, layout.LengthOf(next.First + i)), cancellationToken).ConfigureAwait(false);
                     }
 
                     written += length;
@@ -179,11 +186,6 @@ public sealed class RestorePointReader
                     TaskContinuationOptions.ExecuteSynchronously,
                     TaskScheduler.Default);
             }
-        }
-
-        if (sparse && destination.Length < start + layout.Length)
-        {
-            destination.SetLength(start + layout.Length);
         }
     }
 
@@ -265,6 +267,158 @@ public sealed class RestorePointReader
         var content = _store.Open(BlobType.Data, id, location, sealedBlob, context, [Manifest.Id]);
         _diskCache.Add(id, sealedBlob);
         return content;
+    }
+
+    /// <summary>Pack-ordered restore into a seekable destination positioned at its end (<paramref name="start"/>).</summary>
+    private async Task RestoreByPackAsync(
+        DiskManifest disk, FixedChunkLayout layout, BlobId[] chunks, Stream destination, long start, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        long written = 0;
+        using var writeGate = new SemaphoreSlim(1);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(PlanPackReads(disk, layout, chunks), options, async (read, token) =>
+        {
+            var what = $"{read.Blobs.Length} chunk(s) of disk '{disk.Name}' from chunk {read.Blobs.Min(blob => blob.Chunks[0])}";
+            var bytes = await _store.FetchAsync(read.PackKey, read.Offset, read.Length, what, [Manifest.Id], token).ConfigureAwait(false);
+            var contents = new byte[read.Blobs.Length][];
+            try
+            {
+                OpenAll(read, bytes, contents, disk, token);
+                await writeGate.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    for (var i = 0; i < read.Blobs.Length; i++)
+                    {
+                        var (location, targets) = read.Blobs[i];
+                        var length = (int)location.Entry.PlainLength;
+                        foreach (var chunk in targets)
+                        {
+                            destination.Seek(start + layout.OffsetOf(chunk), SeekOrigin.Begin);
+                            await destination.WriteAsync(contents[i].AsMemory(0, length), token).ConfigureAwait(false);
+                            written += length;
+                        }
+                    }
+
+                    progress?.Report(written);
+                }
+                finally
+                {
+                    writeGate.Release();
+                }
+            }
+            finally
+            {
+                foreach (var content in contents.Where(content => content is not null))
+                {
+                    ArrayPool<byte>.Shared.Return(content);
+                }
+            }
+        }).ConfigureAwait(false);
+
+        if (destination.Length < start + layout.Length)
+        {
+            destination.SetLength(start + layout.Length);
+        }
+
+        destination.Seek(start + layout.Length, SeekOrigin.Begin);
+    }
+
+    /// <summary>Opens and checks every blob of a pack read in parallel, each into a buffer rented from the shared pool.</summary>
+    private void OpenAll(PackRead read, byte[] bytes, byte[][] contents, DiskManifest disk, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Parallel.For(0, read.Blobs.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var (location, targets) = read.Blobs[i];
+                var length = (int)location.Entry.PlainLength;
+                contents[i] = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+                var sealedBlob = bytes.AsSpan((int)(location.Entry.Offset - read.Offset), (int)location.Entry.SealedLength);
+                _store.OpenInto(BlobType.Data, location.Entry.Id, location, sealedBlob, contents[i].AsSpan(0, length), $"chunk {targets[0]} of disk '{disk.Name}'", [Manifest.Id]);
+            });
+        }
+        catch (AggregateException exception) when (exception.InnerExceptions.Count > 0)
+        {
+            // Report a damaged chunk as itself (naming the pack and the point), not wrapped.
+            var first = exception.InnerExceptions.OfType<RepositoryCorruptException>().FirstOrDefault() ?? exception.InnerExceptions[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
+    }
+
+    /// <summary>
+    /// The reads of a pack-ordered restore: every distinct non-zero chunk of the disk, grouped by pack (packs in the order
+    /// the disk first needs them), sorted by offset and cut into ranged reads; each blob lists every chunk it fills.
+    /// </summary>
+    private List<PackRead> PlanPackReads(DiskManifest disk, FixedChunkLayout layout, BlobId[] chunks)
+    {
+        var targets = new Dictionary<BlobId, List<long>>();
+        var packs = new Dictionary<BlobId, List<(BlobLocation Location, List<long> Chunks)>>();
+        var packOrder = new List<BlobId>();
+        for (long index = 0; index < chunks.Length; index++)
+        {
+            var id = chunks[index];
+            if (id.IsZero)
+            {
+                continue;
+            }
+
+            if (targets.TryGetValue(id, out var list))
+            {
+                list.Add(index);
+                continue;
+            }
+
+            var location = _store.Locate(id, $"chunk {index} of disk '{disk.Name}'", [Manifest.Id]);
+            if (location.Entry.PlainLength != layout.LengthOf(index))
+            {
+                throw new RepositoryCorruptException(
+                    location.Pack.Key, $"chunk {index} of disk '{disk.Name}' is indexed as {location.Entry.PlainLength} bytes, the disk layout needs {layout.LengthOf(index)}", [Manifest.Id]);
+            }
+
+            list = [index];
+            targets[id] = list;
+            if (!packs.TryGetValue(location.Pack.PackId, out var blobs))
+            {
+                blobs = [];
+                packs[location.Pack.PackId] = blobs;
+                packOrder.Add(location.Pack.PackId);
+            }
+
+            blobs.Add((location, list));
+        }
+
+        var reads = new List<PackRead>();
+        foreach (var packId in packOrder)
+        {
+            var blobs = packs[packId].OrderBy(blob => blob.Location.Entry.Offset).ToArray();
+            var first = 0;
+            for (var i = 1; i <= blobs.Length; i++)
+            {
+                var split = i == blobs.Length;
+                if (!split)
+                {
+                    var previous = blobs[i - 1].Location.Entry;
+                    var next = blobs[i].Location.Entry;
+                    var gap = (long)next.Offset - (previous.Offset + previous.SealedLength);
+                    var span = (long)next.Offset + next.SealedLength - blobs[first].Location.Entry.Offset;
+                    split = gap > MaxPackReadGapBytes || span > MaxPackReadBytes;
+                }
+
+                if (split)
+                {
+                    var offset = (long)blobs[first].Location.Entry.Offset;
+                    var last = blobs[i - 1].Location.Entry;
+                    reads.Add(new PackRead(
+                        blobs[first].Location.Pack.Key,
+                        offset,
+                        (int)(last.Offset + last.SealedLength - offset),
+                        blobs[first..i].Select(blob => (blob.Location, blob.Chunks.ToArray())).ToArray()));
+                    first = i;
+                }
+            }
+        }
+
+        return reads;
     }
 
     /// <summary>

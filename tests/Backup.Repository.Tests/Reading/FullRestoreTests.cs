@@ -35,6 +35,37 @@ public sealed class FullRestoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_point_mixing_chunks_of_several_points_with_repeated_chunks_restores_in_pack_order_and_in_disk_order()
+    {
+        var image = new byte[32 * Chunk];
+        new Random(2).NextBytes(image);
+        image.AsSpan(4 * Chunk, Chunk).CopyTo(image.AsSpan(9 * Chunk));
+        image.AsSpan(4 * Chunk, Chunk).CopyTo(image.AsSpan(30 * Chunk));
+        var (repository, _) = await CreateAsync(image);
+        using (repository)
+        {
+            // Second version: every third chunk rewritten, so its chunks alternate between two points' packs.
+            for (var chunk = 0; chunk < 32; chunk += 3)
+            {
+                new Random(chunk).NextBytes(image.AsSpan(chunk * Chunk, 100));
+            }
+
+            var second = await TestRepositories.PutImageAsync(repository, "vm", image);
+            var reader = await repository.OpenPointAsync(second);
+            Interlocked.Exchange(ref _packReads, 0);
+            using var packOrdered = new MemoryStream();
+            await reader.RestoreDiskAsync("vda", packOrdered);
+            Assert.Equal(image, packOrdered.ToArray());
+            Assert.Equal(image.Length, packOrdered.Position);
+            Assert.True(Interlocked.Read(ref _packReads) <= repository.Index.Packs.Count, "each pack is read once (its needed blobs lie within 1 MiB of each other)");
+
+            using var diskOrdered = new MemoryStream();
+            await reader.RestoreDiskAsync("vda", new NonSeekableStream(diskOrdered));
+            Assert.Equal(image, diskOrdered.ToArray());
+        }
+    }
+
+    [Fact]
     public async Task Non_seekable_destinations_and_destinations_with_content_after_the_position_get_every_zero_written()
     {
         var image = TestImages.Create((12 * Chunk) + 4096, seed: 17);

@@ -68,6 +68,15 @@ public sealed class FaultyBackupTests : IDisposable
             var second = await TestRepositories.PutImageAsync(repository, "vm1", changed);
             Assert.Equal(image, await TestRepositories.RestoreAsync(repository, first));
             Assert.Equal(changed, await TestRepositories.RestoreAsync(repository, second));
+
+            // Random reads fetch chunk by chunk (a full restore fetches whole runs of a pack at once).
+            var reader = await repository.OpenPointAsync(second, cacheBytes: 0);
+            var block = new byte[4096];
+            for (long offset = 0; offset < changed.Length; offset += 256 * 1024)
+            {
+                await reader.ReadAsync("vda", offset + 1000, block);
+                Assert.Equal(changed.AsSpan((int)offset + 1000, block.Length).ToArray(), block);
+            }
         }
 
         Assert.True(faulty.InjectedFaults > 10, $"only {faulty.InjectedFaults} faults were injected");
