@@ -53,22 +53,23 @@ public static class VmCommands
                 return 2;
             }
 
-            return RunVm(
-                parse.GetValue(kernel)?.FullName,
-                parse.GetValue(elf)?.FullName,
-                parse.GetValue(disks) ?? [],
-                memoryBytes,
-                parse.GetValue(cpus),
-                parse.GetValue(cmdline)!,
-                parse.GetValue(clock),
-                parse.GetValue(limit),
-                parse.GetValue(signature)?.FullName,
-                parse.GetValue(stats),
-                parse.GetValue(checkpointDir)?.FullName,
-                parse.GetValue(checkpointEvery),
-                resumeFrom: null,
-                parse.GetValue(agentChannel),
-                parse.GetValue(execution));
+            return RunVm(new ForegroundRun
+            {
+                Kernel = parse.GetValue(kernel)?.FullName,
+                Elf = parse.GetValue(elf)?.FullName,
+                DiskSpecs = parse.GetValue(disks) ?? [],
+                MemoryBytes = memoryBytes,
+                Cpus = parse.GetValue(cpus),
+                CommandLine = parse.GetValue(cmdline)!,
+                Clock = parse.GetValue(clock),
+                Execution = parse.GetValue(execution),
+                InstructionLimit = parse.GetValue(limit),
+                SignaturePath = parse.GetValue(signature)?.FullName,
+                Stats = parse.GetValue(stats),
+                CheckpointDirectory = parse.GetValue(checkpointDir)?.FullName,
+                CheckpointEvery = parse.GetValue(checkpointEvery),
+                AgentChannel = parse.GetValue(agentChannel),
+            });
         });
         return run;
     }
@@ -96,22 +97,30 @@ public static class VmCommands
                 return 2;
             }
 
-            return RunVm(parse.GetValue(kernel)?.FullName, parse.GetValue(elf)?.FullName, parse.GetValue(disks) ?? [], memoryBytes,
-                parse.GetValue(cpus), "", parse.GetValue(clock), 0, null, stats: false, checkpointDir: null,
-                checkpointEvery: TimeSpan.Zero, resumeFrom: parse.GetValue(from)!.FullName, parse.GetValue(agentChannel),
-                parse.GetValue(execution));
+            return RunVm(new ForegroundRun
+            {
+                Kernel = parse.GetValue(kernel)?.FullName,
+                Elf = parse.GetValue(elf)?.FullName,
+                DiskSpecs = parse.GetValue(disks) ?? [],
+                MemoryBytes = memoryBytes,
+                Cpus = parse.GetValue(cpus),
+                Clock = parse.GetValue(clock),
+                Execution = parse.GetValue(execution),
+                ResumeFrom = parse.GetValue(from)!.FullName,
+                AgentChannel = parse.GetValue(agentChannel),
+            });
         });
         return resume;
     }
 
-    private static int RunVm(string? kernel, string? elf, string[] diskSpecs, ulong memory, int cpus, string cmdline,
-        ClockMode clock, ulong limit, string? signaturePath, bool stats, string? checkpointDir, TimeSpan checkpointEvery, string? resumeFrom,
-        bool agentChannel, ExecutionMode execution)
+    private static int RunVm(ForegroundRun run)
     {
+        string? resumeFrom = run.ResumeFrom;
+        string? checkpointDir = run.CheckpointDirectory;
         var opened = new List<IBlockDevice>();
         try
         {
-            foreach (string spec in diskSpecs)
+            foreach (string spec in run.DiskSpecs)
             {
                 bool readOnly = spec.EndsWith(",ro", StringComparison.Ordinal);
                 string path = readOnly ? spec[..^3] : spec;
@@ -120,16 +129,16 @@ public static class VmCommands
 
             var config = new VmConfiguration
             {
-                KernelPath = kernel,
-                ElfPath = elf,
+                KernelPath = run.Kernel,
+                ElfPath = run.Elf,
                 Disks = opened,
-                MemorySize = memory,
-                CpuCount = cpus,
-                CommandLine = cmdline,
-                Clock = clock,
-                InstructionLimit = limit,
-                AgentChannel = agentChannel,
-                Execution = execution,
+                MemorySize = run.MemoryBytes,
+                CpuCount = run.Cpus,
+                CommandLine = run.CommandLine,
+                Clock = run.Clock,
+                InstructionLimit = run.InstructionLimit,
+                AgentChannel = run.AgentChannel,
+                Execution = run.Execution,
             };
 
             using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
@@ -155,17 +164,17 @@ public static class VmCommands
                 }
 
                 current = vm;
-                using var checkpoints = checkpointDir is null ? null : new Timer(_ => TakeCheckpoint(vm, checkpointDir), null, checkpointEvery, checkpointEvery);
+                using var checkpoints = checkpointDir is null ? null : new Timer(_ => TakeCheckpoint(vm, checkpointDir), null, run.CheckpointEvery, run.CheckpointEvery);
                 var exit = vm.Run();
                 stopwatch.Stop();
                 sink.Flush();
-                if (stats)
+                if (run.Stats)
                 {
                     double seconds = stopwatch.Elapsed.TotalSeconds;
                     ulong instructions = vm.RetiredInstructions;
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"[vm] {instructions} instructions in {seconds:F3} s = {instructions / seconds / 1e6:F1} MIPS"));
-                    if (execution == ExecutionMode.Translated)
+                    if (run.Execution == ExecutionMode.Translated)
                     {
                         var t = vm.Harts.Select(h => h.TranslationStatistics).Aggregate((a, b) => a.Add(b));
                         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -179,9 +188,9 @@ public static class VmCommands
                     continue;
                 }
 
-                if (signaturePath is not null && vm.SignatureRange is { } range)
+                if (run.SignaturePath is not null && vm.SignatureRange is { } range)
                 {
-                    WriteSignature(vm, range.Begin, range.End, signaturePath);
+                    WriteSignature(vm, range.Begin, range.End, run.SignaturePath);
                 }
 
                 if (!exit.Succeeded)
