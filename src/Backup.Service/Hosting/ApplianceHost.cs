@@ -26,6 +26,7 @@ namespace Backup.Service.Hosting;
 /// </summary>
 public sealed class ApplianceHost : IAsyncDisposable
 {
+    private static readonly TimeSpan JobShutdownTimeout = TimeSpan.FromSeconds(30);
     private readonly WebApplication _app;
     private readonly DataFolderLock _lock;
     private readonly ApplianceCatalog _catalog;
@@ -143,7 +144,15 @@ public sealed class ApplianceHost : IAsyncDisposable
         _logger.LogInformation("appliance stopping");
         if (_scheduler is not null)
         {
-            await _scheduler.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                // Running jobs are cancelled; one stuck in an uncancellable step must not keep the appliance from stopping.
+                await _scheduler.DisposeAsync().AsTask().WaitAsync(JobShutdownTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _logger.LogWarning("running jobs did not end within {Timeout} s of the stop request; stopping without them (nothing they wrote is committed)", JobShutdownTimeout.TotalSeconds);
+            }
         }
 
         _supervisor.Dispose();
