@@ -5,12 +5,18 @@ namespace Backup.Engine.Running;
 /// <summary>
 /// Receives a VM's console output: appends it to a log file (when given), keeps the most recent bytes for a
 /// late-attaching console, hands every byte to live subscribers, and raises <see cref="LineReceived"/> per line
-/// (used to notice `guest: ready`). Safe to feed from the VM thread while others subscribe.
+/// (used to notice `guest: ready`). Safe to feed from the VM thread while others subscribe. The log is rotated when it
+/// reaches <see cref="DefaultMaxLogBytes"/> (the previous one kept as <c>.1</c>), so a chatty guest cannot fill the disk.
 /// </summary>
 public sealed class ConsoleTap : IDisposable
 {
+    /// <summary>Size at which the log is rotated.</summary>
+    public const long DefaultMaxLogBytes = 16L << 20;
+
     private const int HistoryBytes = 64 * 1024;
-    private readonly Stream? _log;
+    private readonly string? _logPath;
+    private readonly long _maxLogBytes;
+    private Stream? _log;
     private readonly byte[] _history = new byte[HistoryBytes];
     private readonly StringBuilder _line = new();
     private readonly Lock _gate = new();
@@ -20,12 +26,16 @@ public sealed class ConsoleTap : IDisposable
     private int _pendingCount;
 
     /// <param name="logPath">File the console is appended to, or null.</param>
-    public ConsoleTap(string? logPath)
+    /// <param name="maxLogBytes">Size at which the log is rotated to <c>logPath.1</c>.</param>
+    public ConsoleTap(string? logPath, long maxLogBytes = DefaultMaxLogBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLogBytes, 4096);
+        _logPath = logPath;
+        _maxLogBytes = maxLogBytes;
         if (logPath is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logPath))!);
-            _log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
+            _log = OpenLog(logPath);
         }
     }
 
@@ -69,7 +79,15 @@ public sealed class ConsoleTap : IDisposable
         lock (_gate)
         {
             FlushPendingLocked();
-            _log?.Flush();
+            try
+            {
+                _log?.Flush();
+            }
+            catch (IOException)
+            {
+                _log?.Dispose();
+                _log = null;
+            }
         }
     }
 
@@ -110,10 +128,46 @@ public sealed class ConsoleTap : IDisposable
 
         byte[] chunk = _pending.AsSpan(0, _pendingCount).ToArray();
         _pendingCount = 0;
-        _log?.Write(chunk);
+        if (_log is not null)
+        {
+            if (_log.Length + chunk.Length > _maxLogBytes)
+            {
+                Rotate();
+            }
+
+            try
+            {
+                _log?.Write(chunk);
+            }
+            catch (IOException)
+            {
+                // Disk full or gone: the guest keeps running; attached consoles still get its output.
+                _log?.Dispose();
+                _log = null;
+            }
+        }
+
         foreach (var subscriber in _subscribers)
         {
             subscriber(chunk);
+        }
+    }
+
+    private static FileStream OpenLog(string path) =>
+        new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
+
+    private void Rotate()
+    {
+        try
+        {
+            _log!.Dispose();
+            File.Move(_logPath!, _logPath + ".1", overwrite: true);
+            _log = OpenLog(_logPath!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The console must never stop the VM: without a log file, output still reaches attached consoles.
+            _log = null;
         }
     }
 
