@@ -60,6 +60,7 @@ public sealed class ScheduledBackupTests : IDisposable, IClassFixture<S3ServerFi
         };
 
         IReadOnlyList<PointRecord> points;
+        string? applicationPoint;
         await using (var host = await ApplianceHost.StartAsync(new ServiceOptions { Data = data, Plans = [plan] }))
         {
             Assert.NotNull(host.Supervisor.Find(demo.Name));
@@ -67,11 +68,14 @@ public sealed class ScheduledBackupTests : IDisposable, IClassFixture<S3ServerFi
                 () => string.Join("\n", host.Catalog.ListJobs().Select(j => $"{j.Id} {j.Status} {j.Message}")));
 
             // The operator's "backup now", from the CLI, reaches the VM through the service that runs it.
-            var (exit, stdout, stderr) = BackupProcess.Run(TimeSpan.FromMinutes(3), "--data", data.Root, "backup", demo.Name);
+            // Application-consistent on request: the guest agent freezes the data filesystem for the cut.
+            var (exit, stdout, stderr) = BackupProcess.Run(TimeSpan.FromMinutes(3), "--data", data.Root, "backup", demo.Name, "--consistency", "application");
             Assert.True(exit == 0, stderr + stdout);
             Assert.Contains("restore point", stdout, StringComparison.Ordinal);
-            Assert.Contains("crash-consistent", stdout, StringComparison.Ordinal);
-            Assert.Contains(host.Catalog.ListJobs(), j => j.Trigger == "api" && j.Status == JobStatus.Succeeded);
+            Assert.Contains("application-consistent", stdout, StringComparison.Ordinal);
+            var api = Assert.Single(host.Catalog.ListJobs(), j => j.Trigger == "api");
+            Assert.Equal(JobStatus.Succeeded, api.Status);
+            applicationPoint = api.Point;
 
             // While the service holds the folder, a second writer is refused, naming it.
             var busy = BackupProcess.Run(TimeSpan.FromMinutes(1), "--data", data.Root, "catalog", "rebuild");
@@ -81,6 +85,7 @@ public sealed class ScheduledBackupTests : IDisposable, IClassFixture<S3ServerFi
             points = host.Catalog.ListPoints(demo.Name);
         }
 
+        Assert.Equal("application", points.Single(p => p.Id == applicationPoint).Consistency);
         var first = points[0];
         var second = points[1];
         Assert.Null(first.Parent);
