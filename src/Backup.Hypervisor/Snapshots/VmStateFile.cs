@@ -111,34 +111,43 @@ public static class VmStateFile
     /// <summary>Sequential reader; <see cref="Next"/> returns records until the end record, then checks the checksum.</summary>
     public sealed class Reader : IDisposable
     {
+        private const int WindowBytes = 1 << 20;
         private readonly Stream _stream;
         private readonly string _source;
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        // Records are read through a window over the stream and hashed a window at a time: a state file holds tens of
+        // thousands of 9-byte page records, and hashing or reading each separately cost more than the data itself.
+        private readonly byte[] _window = new byte[WindowBytes];
+        private int _head;
+        private int _tail;
+        private int _hashed;
+        private bool _refilled;
 
         public Reader(Stream stream, string source)
         {
             _stream = stream;
             _source = source;
-            var h = new byte[69];
+            Span<byte> h = stackalloc byte[69];
             Read(h);
-            if (!h.AsSpan(0, 8).SequenceEqual(Magic))
+            if (!h.Slice(0, 8).SequenceEqual(Magic))
             {
                 throw Fail("not a VM state file (bad magic)");
             }
 
-            int version = BinaryPrimitives.ReadInt32LittleEndian(h.AsSpan(8));
+            int version = BinaryPrimitives.ReadInt32LittleEndian(h[8..]);
             if (version != FormatVersion)
             {
                 throw Fail($"state format version {version} is not supported (this build reads version {FormatVersion})");
             }
 
             Header = new VmStateHeader(
-                new Guid(h.AsSpan(12, 16)),
-                new Guid(h.AsSpan(28, 16)),
-                DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(h.AsSpan(44))),
-                BinaryPrimitives.ReadUInt64LittleEndian(h.AsSpan(52)),
-                BinaryPrimitives.ReadInt32LittleEndian(h.AsSpan(60)),
-                BinaryPrimitives.ReadInt32LittleEndian(h.AsSpan(64)),
+                new Guid(h.Slice(12, 16)),
+                new Guid(h.Slice(28, 16)),
+                DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(h[44..])),
+                BinaryPrimitives.ReadUInt64LittleEndian(h[52..]),
+                BinaryPrimitives.ReadInt32LittleEndian(h[60..]),
+                BinaryPrimitives.ReadInt32LittleEndian(h[64..]),
                 h[68] switch { 0 => false, 1 => true, _ => throw Fail("invalid agent-channel flag") });
         }
 
@@ -154,14 +163,16 @@ public static class VmStateFile
             sectionVersion = 0;
             payload = null;
             pageIndex = 0;
-            var kind = new byte[1];
+            Span<byte> kind = stackalloc byte[1];
             Read(kind);
             switch (kind[0])
             {
                 case RecordEnd:
+                    _hash.AppendData(_window, _hashed, _head - _hashed);
+                    _hashed = _head;
                     var expected = _hash.GetHashAndReset();
                     var actual = new byte[expected.Length];
-                    if (_stream.ReadAtLeast(actual, actual.Length, throwOnEndOfStream: false) != actual.Length)
+                    if (!TryReadUnhashed(actual))
                     {
                         throw Fail("truncated: the checksum is missing");
                     }
@@ -171,7 +182,7 @@ public static class VmStateFile
                         throw Fail("checksum mismatch: the file is damaged");
                     }
 
-                    if (_stream.ReadByte() != -1)
+                    if (_head < _tail || _stream.ReadByte() != -1)
                     {
                         throw Fail("unexpected bytes after the checksum");
                     }
@@ -179,15 +190,15 @@ public static class VmStateFile
                     return false;
                 case RecordSection:
                 {
-                    var len = new byte[2];
+                    Span<byte> len = stackalloc byte[2];
                     Read(len);
                     var name = new byte[BinaryPrimitives.ReadUInt16LittleEndian(len)];
                     Read(name);
-                    var vl = new byte[8];
+                    Span<byte> vl = stackalloc byte[8];
                     Read(vl);
                     sectionName = Encoding.UTF8.GetString(name);
                     sectionVersion = BinaryPrimitives.ReadInt32LittleEndian(vl);
-                    int length = BinaryPrimitives.ReadInt32LittleEndian(vl.AsSpan(4));
+                    int length = BinaryPrimitives.ReadInt32LittleEndian(vl[4..]);
                     if (length < 0 || length > MaxSectionLength)
                     {
                         throw Fail($"section '{sectionName}' claims {length} bytes");
@@ -200,7 +211,7 @@ public static class VmStateFile
 
                 case RecordPage or RecordZeroPage:
                 {
-                    var index = new byte[8];
+                    Span<byte> index = stackalloc byte[8];
                     Read(index);
                     pageIndex = BinaryPrimitives.ReadUInt64LittleEndian(index);
                     if (pageIndex >= Header.RamSize / PageSize)
@@ -226,12 +237,42 @@ public static class VmStateFile
 
         private void Read(Span<byte> into)
         {
-            if (_stream.ReadAtLeast(into, into.Length, throwOnEndOfStream: false) != into.Length)
+            if (!TryReadUnhashed(into))
             {
                 throw Fail("truncated");
             }
+        }
 
-            _hash.AppendData(into);
+        /// <summary>Copies the next bytes out of the window, refilling it (and hashing what was consumed) as needed.</summary>
+        private bool TryReadUnhashed(Span<byte> into)
+        {
+            int done = 0;
+            while (done < into.Length)
+            {
+                if (_head == _tail && !Refill())
+                {
+                    return false;
+                }
+
+                int take = Math.Min(into.Length - done, _tail - _head);
+                _window.AsSpan(_head, take).CopyTo(into[done..]);
+                _head += take;
+                done += take;
+            }
+
+            return true;
+        }
+
+        private bool Refill()
+        {
+            _hash.AppendData(_window, _hashed, _head - _hashed);
+            _head = _tail = _hashed = 0;
+
+            // The first read is small: reading a header alone (to order a chain) should not pull in a megabyte.
+            int want = _refilled ? _window.Length : 4096;
+            _refilled = true;
+            _tail = _stream.Read(_window, 0, want);
+            return _tail > 0;
         }
 
         private VmStateFormatException Fail(string what) => new($"state file '{_source}': {what}");
