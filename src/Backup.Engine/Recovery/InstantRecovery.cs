@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.Pipelines;
 using Backup.Disks.BlockDevices;
 using Backup.Disks.Overlays;
 using Backup.Engine.Backups;
@@ -51,12 +52,26 @@ public static class InstantRecovery
             File.Create(kernel).Dispose(); // replaced by the real image right after the guest starts (below)
         }
 
-        string? state = null;
+        // Resume: the memory state streams out of the repository straight into the machine being rebuilt, so fetching
+        // and applying it overlap instead of adding up.
+        Pipe? state = null;
+        Task? fetching = null;
         if (request.Resume)
         {
-            state = Path.Combine(directory, "resume" + Hypervisor.Snapshots.CheckpointChain.Extension);
-            await using var output = new FileStream(state, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-            await reader.RestoreStreamAsync(PointStreams.MemoryState, output, cancellationToken).ConfigureAwait(false);
+            var pipe = state = new Pipe(new PipeOptions(pauseWriterThreshold: 16 << 20, resumeWriterThreshold: 8 << 20));
+            fetching = Task.Run(async () =>
+            {
+                try
+                {
+                    await reader.RestoreStreamAsync(PointStreams.MemoryState, pipe.Writer.AsStream(leaveOpen: true), cancellationToken).ConfigureAwait(false);
+                    await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    await pipe.Writer.CompleteAsync(e).ConfigureAwait(false);
+                    throw;
+                }
+            }, cancellationToken);
         }
 
         var overlays = new List<IBlockDevice>();
@@ -82,7 +97,43 @@ public static class InstantRecovery
             Disks = configuration.Vm.Disks.Select((d, i) => d with { Path = Path.Combine(directory, $"{PointStreams.Disk(i)}.overlay") }).ToArray(),
         };
         var prepared = clock.Elapsed;
-        var vm = ManagedVm.Run(definition, overlays, kernel, state is null ? null : [state], Path.Combine(directory, "state"), console, log, clock);
+        ManagedVm vm;
+        if (state is null)
+        {
+            vm = ManagedVm.Run(definition, overlays, kernel, null, Path.Combine(directory, "state"), console, log, clock);
+        }
+        else
+        {
+            try
+            {
+                vm = ManagedVm.Resume(definition, overlays, kernel, state.Reader.AsStream(), $"restore point {request.PointId}, stream {PointStreams.MemoryState}",
+                    Path.Combine(directory, "state"), console, log, clock);
+            }
+            catch
+            {
+                await state.Reader.CompleteAsync().ConfigureAwait(false);
+                Exception? fetchError = null;
+                try
+                {
+                    await fetching!.ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    fetchError = e;
+                }
+
+                if (fetchError is not null and not OperationCanceledException)
+                {
+                    // The fetch's own error names the damaged repository object; the restore only saw the stream end.
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(fetchError).Throw();
+                }
+
+                throw;
+            }
+
+            await fetching!.ConfigureAwait(false);
+        }
+
         if (request.Resume)
         {
             // A resumed machine runs from its memory; the kernel image is only needed if the guest reboots, so it is

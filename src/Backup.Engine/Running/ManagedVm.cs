@@ -89,7 +89,21 @@ public sealed class ManagedVm : IDisposable
     /// wrapped in change tracking with sidecars in <paramref name="stateDirectory"/> and disposed with the VM.
     /// </summary>
     public static ManagedVm Run(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, IReadOnlyList<string>? stateChain,
-        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null)
+        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null) =>
+        Run(definition, disks, kernelPath, stateDirectory, console, log, since, config => stateChain is { Count: > 0 }
+            ? VirtualMachine.Restore(config, stateChain, console.Write, log)
+            : new VirtualMachine(config, console.Write, log));
+
+    /// <summary>
+    /// As <see cref="Run(VmDefinition, IReadOnlyList{IBlockDevice}, string, IReadOnlyList{string}?, string, ConsoleTap, Action{string}?, Stopwatch?)"/>,
+    /// resuming from a full checkpoint read from <paramref name="state"/> as it arrives (disposed when read).
+    /// </summary>
+    public static ManagedVm Resume(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, Stream state, string stateSource,
+        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null) =>
+        Run(definition, disks, kernelPath, stateDirectory, console, log, since, config => VirtualMachine.Restore(config, state, stateSource, console.Write, log));
+
+    private static ManagedVm Run(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, string stateDirectory,
+        ConsoleTap console, Action<string>? log, Stopwatch? since, Func<VmConfiguration, VirtualMachine> create)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(disks);
@@ -112,9 +126,7 @@ public sealed class ManagedVm : IDisposable
             }
 
             var config = definition.ToConfiguration(tracked, kernelPath);
-            var machine = stateChain is { Count: > 0 }
-                ? VirtualMachine.Restore(config, stateChain, console.Write, log)
-                : new VirtualMachine(config, console.Write, log);
+            var machine = create(config);
             owned.Insert(0, machine);
             return Launch(definition, machine, tracked, console, owned, clock);
         }

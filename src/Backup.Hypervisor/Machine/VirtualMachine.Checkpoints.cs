@@ -101,6 +101,24 @@ public sealed partial class VirtualMachine
             throw new ArgumentException("a checkpoint chain needs at least one (full) checkpoint");
         }
 
+        return RestoreFrom(config, chain.Select(path => (path, (Func<Stream>)(() =>
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20)))).ToList(), consoleOutput, log);
+    }
+
+    /// <summary>
+    /// As <see cref="Restore(VmConfiguration, IReadOnlyList{string}, Action{byte}, Action{string}?)"/> from one full
+    /// checkpoint read from <paramref name="fullCheckpoint"/> as it arrives (for example straight out of a restore point,
+    /// so the machine is rebuilt while the state is still being fetched). The stream is read to its end and disposed;
+    /// <paramref name="source"/> names it in errors.
+    /// </summary>
+    public static VirtualMachine Restore(VmConfiguration config, Stream fullCheckpoint, string source, Action<byte> consoleOutput, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(fullCheckpoint);
+        return RestoreFrom(config, [(source, () => fullCheckpoint)], consoleOutput, log);
+    }
+
+    private static VirtualMachine RestoreFrom(VmConfiguration config, IReadOnlyList<(string Name, Func<Stream> Open)> chain, Action<byte> consoleOutput, Action<string>? log)
+    {
         var vm = new VirtualMachine(config, consoleOutput, log, loadImage: false);
         try
         {
@@ -242,13 +260,14 @@ public sealed partial class VirtualMachine
 
     private static readonly byte[] ZeroPage = new byte[VmStateFile.PageSize];
 
-    private void ApplyChain(IReadOnlyList<string> chain)
+    private void ApplyChain(IReadOnlyList<(string Name, Func<Stream> Open)> links)
     {
         Dictionary<string, (int Version, byte[] Payload)> sections = new(StringComparer.Ordinal);
         Guid previous = Guid.Empty;
+        var chain = links.Select(link => link.Name).ToList();
         for (int i = 0; i < chain.Count; i++)
         {
-            using var stream = new FileStream(chain[i], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            using var stream = links[i].Open();
             using var reader = new VmStateFile.Reader(stream, chain[i]);
             var h = reader.Header;
             if (i == 0 && h.IsIncremental)
