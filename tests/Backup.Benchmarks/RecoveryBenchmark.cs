@@ -95,12 +95,7 @@ public static class RecoveryBenchmark
                     {
                         PointId = pointId, Resume = true, Directory = Path.Combine(work, "resumed"),
                     }, tap, since: since).GetAwaiter().GetResult();
-                    while (recovered.Vm.FirstInstructionAfter == TimeSpan.Zero && !recovered.Vm.Exited.IsCompleted)
-                    {
-                        Thread.Yield();
-                    }
-
-                    resume.Add(recovered.Vm.FirstInstructionAfter.TotalMilliseconds);
+                    resume.Add(recovered.Vm.Started.WaitAsync(TimeSpan.FromMinutes(1)).GetAwaiter().GetResult().TotalMilliseconds);
                     resumePrepared.Add(recovered.Prepared.TotalMilliseconds);
                     recovered.Vm.Machine.Agent!.PingAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult(); // it really runs
                 }

@@ -243,8 +243,7 @@ internal static class ProtectionCommands
             string milestone;
             if (wantResume)
             {
-                await WaitForFirstInstructionAsync(vm).ConfigureAwait(false);
-                rto = vm.FirstInstructionAfter;
+                rto = await vm.Started.ConfigureAwait(false);
                 milestone = "first guest instruction (resumed)";
             }
             else
@@ -260,8 +259,9 @@ internal static class ProtectionCommands
                 milestone = "`guest: ready` (cold boot)";
             }
 
+            var firstInstruction = await vm.Started.ConfigureAwait(false);
             Console.Error.WriteLine(string.Create(Invariant,
-                $"[recover] {vmName} from {record.Id} ({record.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC): RTO {rto.TotalMilliseconds:F1} ms to {milestone}; repository opened in {opened.TotalMilliseconds:F0} ms, point prepared at {recovered.Prepared.TotalMilliseconds:F1} ms, first instruction at {vm.FirstInstructionAfter.TotalMilliseconds:F1} ms"));
+                $"[recover] {vmName} from {record.Id} ({record.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC): RTO {rto.TotalMilliseconds:F1} ms to {milestone}; repository opened in {opened.TotalMilliseconds:F0} ms, point prepared at {recovered.Prepared.TotalMilliseconds:F1} ms, first instruction at {firstInstruction.TotalMilliseconds:F1} ms"));
             Console.Error.WriteLine($"[recover] disks read lazily from {record.Repository}; writes go to {directory}");
             if (quiet)
             {
@@ -303,15 +303,6 @@ internal static class ProtectionCommands
         {
             Console.Error.WriteLine($"[recover] no on-disk chunk cache: {e.Message}");
             return null;
-        }
-    }
-
-    private static async Task WaitForFirstInstructionAsync(ManagedVm vm)
-    {
-        // The VM thread records the moment just before the machine's first instruction.
-        while (vm.FirstInstructionAfter == TimeSpan.Zero && !vm.Exited.IsCompleted)
-        {
-            await Task.Delay(1).ConfigureAwait(false);
         }
     }
 

@@ -18,6 +18,7 @@ public sealed class ManagedVm : IDisposable
     private readonly Timer _consoleFlush;
     private readonly TaskCompletionSource<VmExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TimeSpan> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stopwatch _sinceStart;
     private int _disposed;
 
@@ -56,8 +57,8 @@ public sealed class ManagedVm : IDisposable
     /// <summary>Completes when the guest prints `guest: ready`, with the time since the start was requested.</summary>
     public Task<TimeSpan> Ready => _ready.Task;
 
-    /// <summary>When the machine's first instruction was about to run, measured from the start request.</summary>
-    public TimeSpan FirstInstructionAfter { get; private set; }
+    /// <summary>Completes when the machine's first instruction is about to run, with the time since the start was requested.</summary>
+    public Task<TimeSpan> Started => _started.Task;
 
     /// <summary>
     /// Opens the VM's disk images behind change tracking (sidecars and snapshot stores in <paramref name="stateDirectory"/>)
@@ -174,7 +175,7 @@ public sealed class ManagedVm : IDisposable
             VmExit exit;
             try
             {
-                vm.FirstInstructionAfter = clock.Elapsed;
+                vm._started.TrySetResult(clock.Elapsed);
                 exit = machine.Run();
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)
