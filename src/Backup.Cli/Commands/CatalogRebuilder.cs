@@ -20,7 +20,9 @@ internal static class CatalogRebuilder
             }
 
             var manifest = await repository.ReadManifestAsync(summary.Id).ConfigureAwait(false);
-            var configuration = await PointReading.ReadConfigurationAsync(repository, summary.Id).ConfigureAwait(false);
+            var configuration = manifest.Configuration is null
+                ? null
+                : await PointReading.ReadConfigurationAsync(await repository.OpenPointAsync(summary.Id, 4L << 20).ConfigureAwait(false)).ConfigureAwait(false);
             rows.Add(new PointRecord
             {
                 Id = summary.Id,

@@ -1,4 +1,5 @@
 using Backup.Repository;
+using Backup.Repository.Reading;
 
 namespace Backup.Engine.Backups;
 
@@ -19,8 +20,20 @@ public static class PointReading
         }
 
         var reader = await repository.OpenPointAsync(pointId, 4L << 20, cancellationToken).ConfigureAwait(false);
+        return await ReadConfigurationAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>As above, from a point already open for reading (no second read of its manifest and chunk maps).</summary>
+    public static async Task<PointConfiguration?> ReadConfigurationAsync(RestorePointReader reader, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (reader.Manifest.Configuration is null)
+        {
+            return null;
+        }
+
         using var buffer = new MemoryStream();
         await reader.RestoreStreamAsync("configuration", buffer, cancellationToken).ConfigureAwait(false);
-        return PointConfiguration.FromBytes(buffer.ToArray(), pointId);
+        return PointConfiguration.FromBytes(buffer.ToArray(), reader.Manifest.Id);
     }
 }

@@ -27,7 +27,7 @@ public static class InstantRecovery
         ArgumentNullException.ThrowIfNull(request);
         var clock = since ?? Stopwatch.StartNew();
         var reader = await repository.OpenPointAsync(request.PointId, request.DiskCache, request.CacheBytes, cancellationToken).ConfigureAwait(false);
-        var configuration = await PointReading.ReadConfigurationAsync(repository, request.PointId, cancellationToken).ConfigureAwait(false)
+        var configuration = await PointReading.ReadConfigurationAsync(reader, cancellationToken).ConfigureAwait(false)
             ?? throw new ArgumentException($"restore point {request.PointId} holds no VM configuration (it was not made by a VM backup); restore its disks with `backup restore` instead");
         if (request.Resume && !configuration.HasMemoryState)
         {
