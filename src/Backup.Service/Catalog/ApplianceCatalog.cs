@@ -217,7 +217,7 @@ public sealed class ApplianceCatalog : IDisposable
     /// <summary>Marks jobs still "running" from a previous run of the appliance as interrupted; returns them.</summary>
     public IReadOnlyList<JobRecord> MarkInterruptedJobs()
     {
-        var running = ListJobs(int.MaxValue).Where(j => j.Status == JobStatus.Running).ToList();
+        var running = ListJobs(int.MaxValue, status: JobStatus.Running);
         foreach (var job in running)
         {
             FinishJob(job.Id, JobStatus.Interrupted, "the appliance stopped while this job ran; nothing it wrote was committed, and its leftovers were removed at the next start");
@@ -226,19 +226,17 @@ public sealed class ApplianceCatalog : IDisposable
         return running;
     }
 
-    /// <summary>The newest <paramref name="limit"/> jobs, newest first; of one VM when given.</summary>
-    public IReadOnlyList<JobRecord> ListJobs(int limit = 50, string? vm = null)
+    /// <summary>The newest <paramref name="limit"/> jobs, newest first; of one VM and with one status when given.</summary>
+    public IReadOnlyList<JobRecord> ListJobs(int limit = 50, string? vm = null, string? status = null)
     {
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
             command.CommandText = "SELECT id, kind, vm, policy, trigger, started, ended, status, message, point FROM jobs"
-                + (vm is null ? string.Empty : " WHERE vm = $vm") + " ORDER BY id DESC LIMIT $limit";
+                + " WHERE ($vm IS NULL OR vm = $vm) AND ($status IS NULL OR status = $status) ORDER BY id DESC LIMIT $limit";
             command.Parameters.AddWithValue("$limit", limit);
-            if (vm is not null)
-            {
-                command.Parameters.AddWithValue("$vm", vm);
-            }
+            command.Parameters.AddWithValue("$vm", (object?)vm ?? DBNull.Value);
+            command.Parameters.AddWithValue("$status", (object?)status ?? DBNull.Value);
 
             using var reader = command.ExecuteReader();
             var jobs = new List<JobRecord>();
