@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Backup.Repository;
 using Backup.Repository.Backends.Local;
@@ -48,7 +47,7 @@ public static class GcBenchmark
         {
         }
 
-        Exec("borg", ["init", "-e", "repokey", borg], work, borgEnv);
+        ToolRun.Exec("borg", ["init", "-e", "repokey", borg], work, borgEnv);
         var backups = new Dictionary<string, List<double>> { ["ours"] = [], ["borg"] = [] };
         for (var version = 1; version <= 2; version++)
         {
@@ -57,18 +56,18 @@ public static class GcBenchmark
                 RewriteQuarter(image, size);
             }
 
-            backups["ours"].Add(Exec(program, [.. prefix, "repo", "put", "disk.img", "--repo", ours, "--vm", "bench"], data, oursEnv));
-            backups["borg"].Add(Exec("borg", ["create", "--compression", "zstd,3", "--chunker-params", $"fixed,{chunkSize}", $"{borg}::v{version}", "disk.img"], data, borgEnv));
+            backups["ours"].Add(ToolRun.Exec(program, [.. prefix, "repo", "put", "disk.img", "--repo", ours, "--vm", "bench"], data, oursEnv));
+            backups["borg"].Add(ToolRun.Exec("borg", ["create", "--compression", "zstd,3", "--chunker-params", $"fixed,{chunkSize}", $"{borg}::v{version}", "disk.img"], data, borgEnv));
         }
 
-        var before = new Dictionary<string, long> { ["ours"] = DirectoryBytes(ours), ["borg"] = DirectoryBytes(borg) };
+        var before = new Dictionary<string, long> { ["ours"] = ToolRun.DirectoryBytes(ours), ["borg"] = ToolRun.DirectoryBytes(borg) };
         var gc = new Dictionary<string, double>
         {
-            ["ours"] = Exec(program, [.. prefix, "repo", "forget", "--keep-last", "1", "--repo", ours], work, oursEnv)
-                + Exec(program, [.. prefix, "repo", "gc", "--grace", "0s", "--repo", ours], work, oursEnv),
-            ["borg"] = Exec("borg", ["prune", "--keep-last", "1", borg], work, borgEnv) + Exec("borg", ["compact", borg], work, borgEnv),
+            ["ours"] = ToolRun.Exec(program, [.. prefix, "repo", "forget", "--keep-last", "1", "--repo", ours], work, oursEnv)
+                + ToolRun.Exec(program, [.. prefix, "repo", "gc", "--grace", "0s", "--repo", ours], work, oursEnv),
+            ["borg"] = ToolRun.Exec("borg", ["prune", "--keep-last", "1", borg], work, borgEnv) + ToolRun.Exec("borg", ["compact", borg], work, borgEnv),
         };
-        var after = new Dictionary<string, long> { ["ours"] = DirectoryBytes(ours), ["borg"] = DirectoryBytes(borg) };
+        var after = new Dictionary<string, long> { ["ours"] = ToolRun.DirectoryBytes(ours), ["borg"] = ToolRun.DirectoryBytes(borg) };
 
         Console.WriteLine(string.Create(Inv,
             $"image {size >> 20} MiB random, {chunkSize}-byte chunks: {chunks} chunks in version 1, version 2 rewrites a quarter in 1 MiB extents; {chunks + (chunks / 4)} distinct chunks before gc; {Environment.ProcessorCount} cores"));
@@ -113,35 +112,4 @@ public static class GcBenchmark
             file.Write(buffer, 0, (int)Math.Min(buffer.Length, size - file.Position));
         }
     }
-
-    private static double Exec(string exe, IReadOnlyList<string> args, string directory, Dictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo(exe) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        var stopwatch = Stopwatch.StartNew();
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{exe} did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        var seconds = stopwatch.Elapsed.TotalSeconds;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {process.ExitCode}: {stdout.Result}\n{stderr.Result}");
-        }
-
-        Console.Error.WriteLine(string.Create(Inv, $"  {seconds,7:F1} s  {Path.GetFileName(exe)} {string.Join(' ', args.Take(4))}"));
-        return seconds;
-    }
-
-    private static long DirectoryBytes(string path) =>
-        Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(file => new FileInfo(file).Length);
 }

@@ -57,7 +57,7 @@ public static class RepoBenchmark
         {
             foreach (var (exe, args) in tool.Init(tool.Repo))
             {
-                Exec(exe, args, work, tool.Environment);
+                ToolRun.Exec(exe, args, work, tool.Environment);
             }
         }
 
@@ -69,7 +69,7 @@ public static class RepoBenchmark
             foreach (var tool in tools)
             {
                 var (exe, args) = tool.Backup(tool.Repo, v);
-                backupSeconds[tool.Name].Add(Exec(exe, args, data, tool.Environment));
+                backupSeconds[tool.Name].Add(ToolRun.Exec(exe, args, data, tool.Environment));
             }
 
             File.Move(current, files[v]);
@@ -84,7 +84,7 @@ public static class RepoBenchmark
             {
                 var target = Directory.CreateDirectory(Path.Combine(work, "restore-" + tool.Name)).FullName;
                 var (exe, args) = tool.Restore(tool.Repo, versions - 1, target);
-                restoreRuns[tool.Name].Add(Exec(exe, args, target, tool.Environment));
+                restoreRuns[tool.Name].Add(ToolRun.Exec(exe, args, target, tool.Environment));
                 var restored = Directory.EnumerateFiles(target, "disk.img", SearchOption.AllDirectories).Single();
                 if (Hash(restored) != lastHash)
                 {
@@ -97,13 +97,13 @@ public static class RepoBenchmark
 
         var restoreSeconds = restoreRuns.ToDictionary(pair => pair.Key, pair => Median(pair.Value));
 
-        var repoBytes = tools.ToDictionary(t => t.Name, t => DirectoryBytes(t.Repo));
+        var repoBytes = tools.ToDictionary(t => t.Name, t => ToolRun.DirectoryBytes(t.Repo));
         var pruneSeconds = new Dictionary<string, double>();
         var afterPrune = new Dictionary<string, long>();
         foreach (var tool in tools)
         {
-            pruneSeconds[tool.Name] = tool.Prune(tool.Repo).Sum(step => Exec(step.Exe, step.Args, work, tool.Environment));
-            afterPrune[tool.Name] = DirectoryBytes(tool.Repo);
+            pruneSeconds[tool.Name] = tool.Prune(tool.Repo).Sum(step => ToolRun.Exec(step.Exe, step.Args, work, tool.Environment));
+            afterPrune[tool.Name] = ToolRun.DirectoryBytes(tool.Repo);
         }
 
         var mib = size / (double)(1 << 20);
@@ -196,43 +196,11 @@ public static class RepoBenchmark
         return files;
     }
 
-    private static double Exec(string exe, IReadOnlyList<string> args, string directory, Dictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo(exe) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        var stopwatch = Stopwatch.StartNew();
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{exe} did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        var seconds = stopwatch.Elapsed.TotalSeconds;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {process.ExitCode}: {stdout.Result}\n{stderr.Result}");
-        }
-
-        var said = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(line => !line.Contains('\r', StringComparison.Ordinal));
-        Console.Error.WriteLine(string.Create(Inv, $"  {seconds,7:F1} s  {Path.GetFileName(exe)} {string.Join(' ', args.Take(4))}{(said is null ? string.Empty : "  | " + said)}"));
-        return seconds;
-    }
-
     private static string Hash(string path)
     {
         using var stream = File.OpenRead(path);
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
     }
-
-    private static long DirectoryBytes(string path) =>
-        Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(file => new FileInfo(file).Length);
 
     private sealed record Tool(
         string Name,
