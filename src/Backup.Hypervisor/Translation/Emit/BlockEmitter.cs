@@ -383,14 +383,7 @@ internal static unsafe class BlockEmitter
             var done = il.DefineLabel();
             EmitAddressAndProbe(d.Rs1, d.ImmI, _readTlb!, slow);
 
-            // Fast path: host pointer = va + addend.
-            il.Emit(OpCodes.Ldloc, _entry);
-            il.Emit(OpCodes.Ldc_I4_8);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldind_I8);
-            il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Conv_U);
+            EmitHostPointer();
             switch (d.Funct3)
             {
                 case 0: il.Emit(OpCodes.Ldind_I1); il.Emit(OpCodes.Conv_I8); break;
@@ -434,13 +427,7 @@ internal static unsafe class BlockEmitter
             var done = il.DefineLabel();
             EmitAddressAndProbe(d.Rs1, d.ImmS, _writeTlb!, slow);
 
-            il.Emit(OpCodes.Ldloc, _entry);
-            il.Emit(OpCodes.Ldc_I4_8);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldind_I8);
-            il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Conv_U);
+            EmitHostPointer();
             LoadReg(d.Rs2);
             switch (size)
             {
@@ -470,6 +457,18 @@ internal static unsafe class BlockEmitter
                 il.Emit(OpCodes.Brtrue, early);
                 il.Emit(OpCodes.Br, done);
             });
+        }
+
+        /// <summary>Fast path after a TLB hit: pushes the host pointer, the entry's addend (at offset 8) plus the virtual address.</summary>
+        private void EmitHostPointer()
+        {
+            il.Emit(OpCodes.Ldloc, _entry);
+            il.Emit(OpCodes.Ldc_I4_8);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Ldloc, _va);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Conv_U);
         }
 
         /// <summary>va = rs1 + imm; entry = the TLB slot for va; branches to <paramref name="slow"/> unless it hits for a within-page access.</summary>
