@@ -18,18 +18,13 @@ internal static class RepositoryLocator
             throw new UsageException("--repo is empty: give a folder path, s3://bucket/prefix or azure://container/prefix");
         }
 
-        bool remote = url.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("azure://", StringComparison.OrdinalIgnoreCase);
-        if (!remote && mustExist)
+        try
         {
-            var path = url.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(url).LocalPath : url;
-            if (!File.Exists(Path.Combine(path, "config")))
+            if (mustExist && RepositoryBackendFactory.LocalFolder(url) is { } path && !File.Exists(Path.Combine(path, "config")))
             {
                 throw new UsageException($"no repository at '{path}' (create one with: backup repo init --repo {path})");
             }
-        }
 
-        try
-        {
             return RepositoryBackendFactory.Create(url);
         }
         catch (ArgumentException e)

@@ -23,13 +23,7 @@ public sealed class RepositoryAccess
     public string Normalize(string url)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
-        if (IsRemote(url))
-        {
-            return url;
-        }
-
-        string path = url.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(url).LocalPath : url;
-        return Path.GetFullPath(path, _data.Root);
+        return RepositoryBackendFactory.LocalFolder(url) is { } path ? Path.GetFullPath(path, _data.Root) : url;
     }
 
     /// <summary>Opens (or, for a local folder, creates) the repository. Errors name the repository and what is wrong.</summary>
@@ -38,7 +32,7 @@ public sealed class RepositoryAccess
         string location = Normalize(url);
         var backend = RepositoryBackendFactory.Create(location);
         bool exists = await backend.ExistsAsync(BackupRepository.ConfigKey, cancellationToken).ConfigureAwait(false);
-        if (!exists && IsRemote(location))
+        if (!exists && RepositoryBackendFactory.LocalFolder(location) is null)
         {
             throw new InvalidOperationException($"no repository at {location}: create it first with `backup repo init --repo {location}`");
         }
@@ -101,9 +95,6 @@ public sealed class RepositoryAccess
 
         throw new InvalidOperationException($"'{source}' is not a passphrase source (use default, env:VARIABLE or file:PATH)");
     }
-
-    private static bool IsRemote(string url) =>
-        url.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("azure://", StringComparison.OrdinalIgnoreCase);
 
     private static string FirstLine(string path, string what)
     {

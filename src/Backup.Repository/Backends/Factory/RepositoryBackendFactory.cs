@@ -49,14 +49,33 @@ public static partial class RepositoryBackendFactory
         return new RetryingBackend(backend, options.Retry);
     }
 
-    private static LocalFolderBackend CreateFolder(string url)
+    /// <summary>
+    /// The folder a local repository URL names (a path as given, or the path of a <c>file:///</c> URL), or null when the
+    /// URL names a remote repository (any other scheme). A malformed file URL raises <see cref="ArgumentException"/>.
+    /// </summary>
+    public static string? LocalFolder(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        url = url.Trim();
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            return url;
+        }
+
+        return url[..schemeEnd].Equals("file", StringComparison.OrdinalIgnoreCase) ? FilePath(url) : null;
+    }
+
+    private static LocalFolderBackend CreateFolder(string url) => new(FilePath(url));
+
+    private static string FilePath(string url)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !uri.IsFile || !string.IsNullOrEmpty(uri.Host) || uri.LocalPath.Length == 0)
         {
             throw new ArgumentException($"'{url}' is not a local file URL (file:///absolute/path)", nameof(url));
         }
 
-        return new LocalFolderBackend(uri.LocalPath);
+        return uri.LocalPath;
     }
 
     private static S3Backend CreateS3(string url, string rest, RepositoryBackendOptions options)

@@ -26,6 +26,16 @@ public sealed class RepositoryBackendFactoryTests : IDisposable
     }
 
     [Fact]
+    public void Local_folders_are_told_apart_from_remote_repositories()
+    {
+        Assert.Equal("relative/repo", RepositoryBackendFactory.LocalFolder("relative/repo"));
+        Assert.Equal("/srv/repo", RepositoryBackendFactory.LocalFolder("file:///srv/repo"));
+        Assert.Null(RepositoryBackendFactory.LocalFolder("s3://bucket/prefix?endpoint=http://127.0.0.1:9000"));
+        Assert.Null(RepositoryBackendFactory.LocalFolder("azure://container/prefix"));
+        Assert.Contains("not a local file URL", Assert.Throws<ArgumentException>(() => RepositoryBackendFactory.LocalFolder("file://host/srv/repo")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void S3_urls_name_bucket_prefix_and_endpoint()
     {
         var backend = Unwrap(RepositoryBackendFactory.Create("s3://my-bucket/backups/site1?endpoint=http://127.0.0.1:9000&region=eu-west-1&create-only=check-then-put",
