@@ -47,10 +47,6 @@ public static class InstantRecovery
         {
             await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
         }
-        else
-        {
-            File.Create(kernel).Dispose(); // replaced by the real image right after the guest starts (below)
-        }
 
         // Resume: the memory state streams out of the repository straight into the machine being rebuilt, so fetching
         // and applying it overlap instead of adding up.

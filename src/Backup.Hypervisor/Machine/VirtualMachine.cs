@@ -63,7 +63,7 @@ public sealed partial class VirtualMachine : IDisposable
     private VirtualMachine(VmConfiguration config, Action<byte> consoleOutput, Action<string>? log, bool loadImage)
     {
         ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
+        config.Validate(imageNeeded: loadImage);
         _config = config;
         _consoleOutput = consoleOutput;
         _log = log;

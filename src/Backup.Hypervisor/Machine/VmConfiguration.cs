@@ -47,7 +47,13 @@ public sealed record VmConfiguration
     public ulong InstructionLimit { get; init; }
 
     /// <summary>Checks the configuration; throws <see cref="ArgumentException"/> naming what is wrong.</summary>
-    public void Validate()
+    public void Validate() => Validate(imageNeeded: true);
+
+    /// <summary>
+    /// As <see cref="Validate()"/>; with <paramref name="imageNeeded"/> false (a machine restored from a checkpoint,
+    /// which runs from its saved memory) the kernel or ELF file need not exist yet.
+    /// </summary>
+    internal void Validate(bool imageNeeded)
     {
         if ((KernelPath is null) == (ElfPath is null))
         {
@@ -55,7 +61,7 @@ public sealed record VmConfiguration
         }
 
         string image = (KernelPath ?? ElfPath)!;
-        if (!File.Exists(image))
+        if (imageNeeded && !File.Exists(image))
         {
             throw new ArgumentException($"'{image}' does not exist");
         }
