@@ -144,17 +144,8 @@ internal static class ManagedVmCommands
         var running = host.Supervisor.Find(vm) ?? throw new InvalidOperationException($"VM '{vm}' stopped as it started");
         Console.Error.WriteLine($"[vm] {vm} running in the foreground (Ctrl-C stops it; other `backup` commands reach it through this process)");
         using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
-        using var subscription = running.Console.Attach(bytes =>
-        {
-            foreach (byte b in bytes)
-            {
-                sink.Write(b);
-            }
-        }, out byte[] recent);
-        foreach (byte b in recent)
-        {
-            sink.Write(b);
-        }
+        using var subscription = running.Console.Attach(bytes => sink.Write(bytes), out byte[] recent);
+        sink.Write(recent);
 
         KeyboardForwarder.Start(bytes => running.SendInput(bytes));
         var exited = running.Exited;

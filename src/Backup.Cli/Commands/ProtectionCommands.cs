@@ -222,13 +222,7 @@ internal static class ProtectionCommands
             using var tap = new ConsoleTap(Path.Combine(data.RecoveredDirectory, vmName + ".console.log"));
             using var sink = new ConsoleOutputSink(Console.OpenStandardOutput());
             bool quiet = parse.GetValue(exitWhenReady);
-            using var subscription = quiet ? null : tap.Attach(bytes =>
-            {
-                foreach (byte b in bytes)
-                {
-                    sink.Write(b);
-                }
-            }, out _);
+            using var subscription = quiet ? null : tap.Attach(bytes => sink.Write(bytes), out _);
             using var chunkCache = OpenChunkCache(Path.Combine(data.RecoveredDirectory, vmName + ".cache"), parse.GetValue(cacheSize));
             using var recovered = await InstantRecovery.StartAsync(repository, new RecoveryRequest
             {

@@ -18,6 +18,15 @@ public sealed class ConsoleOutputSink : IDisposable
         _timer = new Timer(_ => Flush(), null, 50, 50);
     }
 
+    /// <summary>Writes a run of guest console bytes, with the same line-wise flushing as byte by byte.</summary>
+    public void Write(ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+        {
+            Write(b);
+        }
+    }
+
     public void Write(byte b)
     {
         lock (_lock)
