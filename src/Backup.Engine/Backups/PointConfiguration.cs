@@ -32,9 +32,6 @@ public sealed record PointConfiguration
 
     public bool HasMemoryState { get; init; }
 
-    /// <summary>Per disk, "trackingId:generation" of the cut, or null when the disk was not change-tracked.</summary>
-    public IReadOnlyList<string?> DiskTrackingTags { get; init; } = [];
-
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 
     /// <summary>Parses the configuration of restore point <paramref name="pointId"/>; a damaged one is named.</summary>

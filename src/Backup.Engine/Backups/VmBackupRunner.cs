@@ -108,11 +108,10 @@ public static class VmBackupRunner
         string? statePath, string consistency, string? note, TimeSpan stun, Stopwatch clock, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         await using var writer = await repository.BeginPointAsync(definition.Name, cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<string?> parentTags = writer.ParentId is { } parentId
-            ? await ReadTrackingTagsAsync(repository, parentId, cancellationToken).ConfigureAwait(false)
+        // Each disk's changed-block map is relative to the cut whose tracking tag the parent recorded on that disk.
+        var parentTags = writer.ParentId is { } parentId
+            ? (await repository.ReadManifestAsync(parentId, cancellationToken).ConfigureAwait(false)).Disks.ToDictionary(d => d.Name, d => d.TrackingTag, StringComparer.Ordinal)
             : [];
-
-        var tags = snapshots.Select(s => (string?)Tag(s.ChangedBlocks.TrackingId, s.ChangedBlocks.Generation)).ToArray();
         var configuration = new PointConfiguration
         {
             Vm = definition,
@@ -120,7 +119,6 @@ public static class VmBackupRunner
             ConsistencyNote = note,
             StunMilliseconds = stun.TotalMilliseconds,
             HasMemoryState = statePath is not null,
-            DiskTrackingTags = tags,
         };
         await writer.SetConfigurationAsync(configuration.ToBytes(), cancellationToken).ConfigureAwait(false);
 
@@ -135,16 +133,17 @@ public static class VmBackupRunner
         {
             var snapshot = snapshots[i];
             var map = snapshot.ChangedBlocks;
-            string? parentTag = i < parentTags.Count ? parentTags[i] : null;
+            string? parentTag = parentTags.GetValueOrDefault(PointStreams.Disk(i));
             string? fullReason = map.AllBlocks ? map.Reason ?? "change tracking is not trusted"
                 : writer.ParentId is null ? "this is the VM's first restore point in this repository"
-                : parentTag != Tag(map.TrackingId, map.SinceGeneration) ? $"the latest restore point ({writer.ParentId}) is not the base of this disk's changed-block map"
+                : parentTag != DiskChanges.TrackingTagOf(map.TrackingId, map.SinceGeneration) ? $"the latest restore point ({writer.ParentId}) is not the base of this disk's changed-block map"
                 : null;
             long offset = before;
             var diskProgress = progress is null ? null : new Progress<long>(bytes => progress.Report(offset + bytes));
+            string tag = DiskChanges.TrackingTagOf(map.TrackingId, map.Generation);
             var changes = fullReason is null
-                ? DiskChanges.FromChangedBlockMap(writer.ParentId, map, tags[i])
-                : new DiskChanges(null, [], tags[i]) { AllChangedReason = fullReason };
+                ? DiskChanges.FromChangedBlockMap(writer.ParentId, map, tag)
+                : new DiskChanges(null, [], tag) { AllChangedReason = fullReason };
             var written = await writer.AddDiskAsync(PointStreams.Disk(i), snapshot, changes, diskProgress, cancellationToken).ConfigureAwait(false);
             before += snapshot.Length;
             string? reason = written.FullReadReason;
@@ -181,15 +180,6 @@ public static class VmBackupRunner
             Duration = clock.Elapsed,
         };
     }
-
-    /// <summary>The tracking tags recorded by a restore point made by the engine (empty for points made otherwise).</summary>
-    private static async Task<IReadOnlyList<string?>> ReadTrackingTagsAsync(BackupRepository repository, string pointId, CancellationToken cancellationToken)
-    {
-        var configuration = await PointReading.ReadConfigurationAsync(repository, pointId, cancellationToken).ConfigureAwait(false);
-        return configuration?.DiskTrackingTags ?? [];
-    }
-
-    private static string Tag(Guid trackingId, long generation) => $"{trackingId:N}:{generation}";
 
     private static FileStream OpenKernel(VmDefinition definition)
     {
