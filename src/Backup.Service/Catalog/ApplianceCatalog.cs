@@ -12,6 +12,10 @@ namespace Backup.Service.Catalog;
 public sealed class ApplianceCatalog : IDisposable
 {
     private const int SchemaVersion = 1;
+    private const string InsertPoint = """
+        INSERT OR REPLACE INTO points (id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy)
+        VALUES ($id, $vm, $time, $repository, $passphrase, $parent, $consistency, $memory, $disk, $changed, $stored, $stun, $policy)
+        """;
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
 
@@ -53,10 +57,7 @@ public sealed class ApplianceCatalog : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = """
-                INSERT OR REPLACE INTO points (id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy)
-                VALUES ($id, $vm, $time, $repository, $passphrase, $parent, $consistency, $memory, $disk, $changed, $stored, $stun, $policy)
-                """;
+            command.CommandText = InsertPoint;
             BindPoint(command, point);
             command.ExecuteNonQuery();
         }
@@ -168,10 +169,7 @@ public sealed class ApplianceCatalog : IDisposable
                     : fresh;
                 using var insert = _connection.CreateCommand();
                 insert.Transaction = transaction;
-                insert.CommandText = """
-                    INSERT OR REPLACE INTO points (id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy)
-                    VALUES ($id, $vm, $time, $repository, $passphrase, $parent, $consistency, $memory, $disk, $changed, $stored, $stun, $policy)
-                    """;
+                insert.CommandText = InsertPoint;
                 BindPoint(insert, point);
                 insert.ExecuteNonQuery();
             }
