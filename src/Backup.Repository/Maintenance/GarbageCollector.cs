@@ -28,7 +28,10 @@ internal static class GarbageCollector
         var markStart = DateTimeOffset.UtcNow;
         var cutoff = markStart - options.GracePeriod;
 
-        // Mark.
+        // Mark. Manifests are listed before the index files are read: a writer writes its index before its manifest,
+        // so every listed point's blobs are in an index read after the listing.
+        var marked = new HashSet<string>(StringComparer.Ordinal);
+        var firstPoints = await ListUnmarkedAsync(store, marked, cancellationToken).ConfigureAwait(false);
         var indexFiles = await store.ReadIndexFilesAsync(cancellationToken).ConfigureAwait(false);
         var indexedPacks = new Dictionary<BlobId, IndexedPack>();
         foreach (var pack in BlobStore.EffectivePacks(indexFiles))
@@ -38,8 +41,7 @@ internal static class GarbageCollector
         }
 
         var live = new ConcurrentDictionary<BlobId, byte>();
-        var marked = new HashSet<string>(StringComparer.Ordinal);
-        await MarkAsync(store, live, marked, cancellationToken).ConfigureAwait(false);
+        await MarkAsync(store, firstPoints, live, marked, cancellationToken).ConfigureAwait(false);
         log?.Report($"mark: {marked.Count} restore points reference {live.Count} blobs in {indexedPacks.Count} indexed packs");
 
         var objects = new Dictionary<BlobId, BackendObjectInfo>();
@@ -52,13 +54,14 @@ internal static class GarbageCollector
             }
         }
 
-        // Points committed since the mark started: their blobs are live too (their index files are loaded first).
+        // Points committed since the mark started: their blobs are live too (listed first, then their index files read).
+        var laterPoints = await ListUnmarkedAsync(store, marked, cancellationToken).ConfigureAwait(false);
         foreach (var pack in BlobStore.EffectivePacks(await store.ReadIndexFilesAsync(cancellationToken).ConfigureAwait(false)))
         {
             store.Index.Add(pack);
         }
 
-        await MarkAsync(store, live, marked, cancellationToken).ConfigureAwait(false);
+        await MarkAsync(store, laterPoints, live, marked, cancellationToken).ConfigureAwait(false);
 
         // Decide.
         var keep = new List<IndexedPack>();
@@ -209,8 +212,8 @@ internal static class GarbageCollector
         return result with { PacksWritten = written.Count, BytesWritten = bytesWritten };
     }
 
-    /// <summary>Adds the blobs of every manifest not yet in <paramref name="marked"/>. Any unreadable reference aborts gc.</summary>
-    private static async Task MarkAsync(BlobStore store, ConcurrentDictionary<BlobId, byte> live, HashSet<string> marked, CancellationToken cancellationToken)
+    /// <summary>Ids of the committed restore points not yet in <paramref name="marked"/>.</summary>
+    private static async Task<List<string>> ListUnmarkedAsync(BlobStore store, HashSet<string> marked, CancellationToken cancellationToken)
     {
         var ids = new List<string>();
         await foreach (var item in store.Backend.ListAsync(ManifestCodec.Prefix, cancellationToken).ConfigureAwait(false))
@@ -222,6 +225,15 @@ internal static class GarbageCollector
             }
         }
 
+        return ids;
+    }
+
+    /// <summary>
+    /// Adds the blobs of the manifests <paramref name="ids"/> (listed before the index was loaded) and records them
+    /// in <paramref name="marked"/>. Any unreadable reference aborts gc.
+    /// </summary>
+    private static async Task MarkAsync(BlobStore store, List<string> ids, ConcurrentDictionary<BlobId, byte> live, HashSet<string> marked, CancellationToken cancellationToken)
+    {
         await Parallel.ForEachAsync(ids, cancellationToken, async (id, token) =>
         {
             RestorePointManifest manifest;

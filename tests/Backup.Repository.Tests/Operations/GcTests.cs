@@ -138,6 +138,40 @@ public sealed class GcTests : IDisposable
         await AssertHealthyAsync(repository, [(kept, keptImage), (other, otherImage), .. images]);
     }
 
+    [Fact]
+    public async Task Gc_marks_points_committed_while_it_lists_points_and_reads_the_index()
+    {
+        // A writer (no lock, as the library allows) commits a point right before each of gc's listings of points and
+        // index files: gc must find every such point's blobs in the index it reads, and sweep none of them.
+        var (kept, keptImage, other, otherImage) = await PrepareAsync();
+        var disk = new LocalFolderBackend(_folder.Path);
+        Aging.AgePacks(_folder.Path, TimeSpan.FromHours(2));
+        using var writer = await BackupRepository.OpenAsync(disk, TestRepositories.Passphrase);
+        var images = new List<(string, byte[])>();
+        var armed = false;
+        var hooking = new FaultInjectingBackend(disk, (operation, key) =>
+        {
+            if (armed && operation == BackendOperation.List && key is "points/" or "index/")
+            {
+                var image = TestImages.Create(1024 * 1024, seed: 200 + images.Count);
+                images.Add((Task.Run(() => TestRepositories.PutImageAsync(writer, "busy", image)).GetAwaiter().GetResult(), image));
+            }
+
+            return (Exception?)null;
+        });
+        using (var collector = await BackupRepository.OpenAsync(hooking, TestRepositories.Passphrase))
+        {
+            armed = true;
+            var result = await collector.GcAsync(Prune);
+            armed = false;
+            Assert.True(result.PacksDeleted + result.PacksRepacked > 0);
+        }
+
+        Assert.True(images.Count >= 3, $"{images.Count} points committed during gc");
+        using var repository = await BackupRepository.OpenAsync(disk, TestRepositories.Passphrase);
+        await AssertHealthyAsync(repository, [(kept, keptImage), (other, otherImage), .. images]);
+    }
+
     [Theory]
     [InlineData(BackendOperation.Put, "index/")]    // new packs written, new index not
     [InlineData(BackendOperation.Delete, "index/")] // new index written, old index files not deleted
