@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Backup.Repository.Backends;
+using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
 using Backup.Repository.Configuration;
 using Backup.Repository.Copy;
@@ -159,8 +160,15 @@ public sealed class BackupRepository : IDisposable
             throw new ArgumentException($"restore point {pointId} does not exist in {Backend.Location}", nameof(pointId), exception);
         }
 
-        return ManifestCodec.Open(bytes, pointId, _store.Sealer);
+        var manifest = ManifestCodec.Open(bytes, pointId, _store.Sealer);
+        await _store.EnsureIndexedAsync(ReferencedBlobs(manifest), cancellationToken).ConfigureAwait(false);
+        return manifest;
     }
+
+    /// <summary>The blobs a manifest names directly (chunk maps and stream chunks), which a reader looks up first.</summary>
+    private static IEnumerable<BlobId> ReferencedBlobs(RestorePointManifest manifest) =>
+        manifest.Disks.SelectMany(disk => disk.Maps.Select(BlobId.Parse))
+            .Concat(manifest.Streams.Concat(manifest.Configuration is null ? [] : [manifest.Configuration]).SelectMany(stream => stream.Chunks).Select(chunk => BlobId.Parse(chunk.Id)));
 
     /// <summary>
     /// Starts a restore point of <paramref name="vm"/>. Its disks are compared with the latest readable point of the
@@ -349,7 +357,7 @@ public sealed class BackupRepository : IDisposable
         return new ForgetResult(remove, keep, dryRun);
     }
 
-    public void Dispose() => _store.Sealer.Dispose();
+    public void Dispose() => _store.Dispose();
 
     private static async Task<RepositoryConfig> ReadConfigAsync(IRepositoryBackend backend, CancellationToken cancellationToken)
     {

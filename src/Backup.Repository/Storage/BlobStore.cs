@@ -13,9 +13,12 @@ namespace Backup.Repository.Storage;
 /// Reads and writes blobs through packs and the index. One instance per repository handle; writing sessions are
 /// serialized by the caller (one <see cref="BlobStoreSession"/> at a time per handle).
 /// </summary>
-internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, MasterKeys keys, RepositoryIndex index)
+internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, MasterKeys keys, RepositoryIndex index) : IDisposable
 {
     public const string IndexPrefix = "index/";
+
+    private readonly HashSet<BlobId> _loadedIndexFiles = [];
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
 
     public IRepositoryBackend Backend { get; } = backend;
 
@@ -137,16 +140,103 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
         {
             Index.Add(pack);
         }
+
+        lock (_loadedIndexFiles)
+        {
+            _loadedIndexFiles.UnionWith(files.Keys);
+        }
+    }
+
+    /// <summary>Releases the sealer's key material.</summary>
+    public void Dispose()
+    {
+        Sealer.Dispose();
+        _refreshing.Dispose();
+    }
+
+    /// <summary>Records an index file this handle wrote itself (its packs are already in <see cref="Index"/>).</summary>
+    public void RecordLoadedIndexFile(BlobId id)
+    {
+        lock (_loadedIndexFiles)
+        {
+            _loadedIndexFiles.Add(id);
+        }
+    }
+
+    /// <summary>
+    /// Makes sure <paramref name="ids"/> are indexed, reading index files written since this handle loaded its index
+    /// (by another client, e.g. another appliance's backup committed after this handle was opened) when one is not.
+    /// A blob that is still unknown afterwards is left for <see cref="Locate"/> to report.
+    /// </summary>
+    public async Task EnsureIndexedAsync(IEnumerable<BlobId> ids, CancellationToken cancellationToken)
+    {
+        if (ids.All(id => id.IsZero || Index.Contains(id)))
+        {
+            return;
+        }
+
+        await RefreshIndexAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the index files this handle has not loaded yet and adds their packs; when one of them supersedes a file
+    /// already loaded (a gc ran elsewhere) the whole index is reloaded, since blobs may have moved.
+    /// </summary>
+    public async Task RefreshIndexAsync(CancellationToken cancellationToken)
+    {
+        await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            HashSet<BlobId> loaded;
+            lock (_loadedIndexFiles)
+            {
+                loaded = [.. _loadedIndexFiles];
+            }
+
+            var fresh = await ReadIndexFilesAsync(id => !loaded.Contains(id), cancellationToken).ConfigureAwait(false);
+            if (fresh.Count == 0)
+            {
+                return;
+            }
+
+            if (fresh.Values.Any(file => file.Superseded.Any(loaded.Contains)))
+            {
+                await ReloadIndexAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            foreach (var pack in EffectivePacks(fresh))
+            {
+                Index.Add(pack);
+            }
+
+            lock (_loadedIndexFiles)
+            {
+                _loadedIndexFiles.UnionWith(fresh.Keys);
+            }
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
     }
 
     /// <summary>Reads and authenticates every index file: id → (superseded ids, packs).</summary>
-    public async Task<IReadOnlyDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>> ReadIndexFilesAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>> ReadIndexFilesAsync(CancellationToken cancellationToken) =>
+        ReadIndexFilesAsync(_ => true, cancellationToken);
+
+    /// <summary>Reads and authenticates the index files whose id <paramref name="wanted"/> accepts.</summary>
+    private async Task<IReadOnlyDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>> ReadIndexFilesAsync(Func<BlobId, bool> wanted, CancellationToken cancellationToken)
     {
         var files = new ConcurrentDictionary<BlobId, (IReadOnlyList<BlobId> Superseded, IReadOnlyList<IndexedPack> Packs)>();
         var keys = new List<string>();
         await foreach (var item in Backend.ListAsync(IndexPrefix, cancellationToken).ConfigureAwait(false))
         {
-            keys.Add(item.Key);
+            var name = item.Key[IndexPrefix.Length..];
+            if (name.Length == BlobId.Length * 2 && name.All(char.IsAsciiHexDigitLower) && wanted(BlobId.Parse(name)))
+            {
+                keys.Add(item.Key);
+            }
         }
 
         await Parallel.ForEachAsync(keys, cancellationToken, async (key, token) =>
@@ -188,6 +278,12 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
         foreach (var pack in EffectivePacks(files))
         {
             Index.Add(pack);
+        }
+
+        lock (_loadedIndexFiles)
+        {
+            _loadedIndexFiles.Clear();
+            _loadedIndexFiles.UnionWith(files.Keys);
         }
     }
 }

@@ -82,6 +82,7 @@ internal sealed class BlobStoreSession(BlobStore store, int packTargetSize) : IA
             store.Index.Add(pack);
         }
 
+        store.RecordLoadedIndexFile(BlobId.Parse(name));
         _uploadedPacks.Clear();
         _pending.Clear();
     }

@@ -23,6 +23,15 @@ internal static class RepositoryVerifier
             throw new ArgumentOutOfRangeException(nameof(options), $"sample percentage {options.SamplePercent} is not in (0, 100]");
         }
 
+        // Points are listed before the index is refreshed: a writer writes its index before its manifest, so the
+        // blobs of every listed point, even one committed by another client since this handle opened, are indexed.
+        var pointIds = new List<string>();
+        await foreach (var item in store.Backend.ListAsync(ManifestCodec.Prefix, cancellationToken).ConfigureAwait(false))
+        {
+            pointIds.Add(item.Key[ManifestCodec.Prefix.Length..]);
+        }
+
+        await store.RefreshIndexAsync(cancellationToken).ConfigureAwait(false);
         var damagedObjects = new ConcurrentBag<DamagedObject>();
         var badBlobs = new ConcurrentDictionary<BlobId, (string PackKey, string Problem)>();
         long blobsChecked = 0;
@@ -107,12 +116,6 @@ internal static class RepositoryVerifier
             {
                 damagedObjects.Add(new DamagedObject(group.Key, string.Join("; ", group.Select(bad => bad.Problem).Distinct())));
             }
-        }
-
-        var pointIds = new List<string>();
-        await foreach (var item in store.Backend.ListAsync(ManifestCodec.Prefix, cancellationToken).ConfigureAwait(false))
-        {
-            pointIds.Add(item.Key[ManifestCodec.Prefix.Length..]);
         }
 
         var damagedPoints = new ConcurrentBag<DamagedPoint>();
