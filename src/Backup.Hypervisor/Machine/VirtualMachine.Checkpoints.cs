@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics;
 using Backup.Disks.Snapshots;
+using Backup.Hypervisor.Memory;
 using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Machine;
@@ -264,6 +265,7 @@ public sealed partial class VirtualMachine
     {
         Dictionary<string, (int Version, byte[] Payload)> sections = new(StringComparer.Ordinal);
         Guid previous = Guid.Empty;
+        using var loader = new RamLoader(_ram); // pages written through the kernel: no first-touch fault per page here
         var chain = links.Select(link => link.Name).ToList();
         for (int i = 0; i < chain.Count; i++)
         {
@@ -296,13 +298,13 @@ public sealed partial class VirtualMachine
                 }
                 else if (payload is not null)
                 {
-                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), payload);
+                    loader.Write(_ram.Base + (page * VmStateFile.PageSize), payload);
                 }
                 else if (i > 0)
                 {
                     // A page zeroed since the previous checkpoint. In the full checkpoint a zero page needs no write:
                     // a restored machine's RAM starts zeroed (and untouched, so the host commits no memory for it).
-                    _ram.Write(_ram.Base + (page * VmStateFile.PageSize), ZeroPage);
+                    loader.Write(_ram.Base + (page * VmStateFile.PageSize), ZeroPage);
                 }
             }
 
