@@ -253,75 +253,84 @@ internal static class Argon2id
     }
 
     /// <summary>The compression function G of RFC 9106 §3.5: next = P(prev ⊕ ref) ⊕ (prev ⊕ ref) [⊕ next, from the second pass].</summary>
-    private static void FillBlock(ReadOnlySpan<ulong> previous, ReadOnlySpan<ulong> reference, Span<ulong> next, bool withXor, ulong[] scratch)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void FillBlock(ReadOnlySpan<ulong> previous, ReadOnlySpan<ulong> reference, Span<ulong> next, bool withXor, ulong[] scratch)
     {
-        var r = scratch.AsSpan(0, BlockWords);
-        var keep = scratch.AsSpan(BlockWords, BlockWords);
-        for (var i = 0; i < BlockWords; i++)
+        if (previous.Length != BlockWords || reference.Length != BlockWords || next.Length != BlockWords || scratch.Length != 2 * BlockWords)
         {
-            r[i] = previous[i] ^ reference[i];
+            throw new ArgumentException("Argon2 blocks are 128 words");
         }
 
-        if (withXor)
+        fixed (ulong* p = previous, q = reference, n = next, r = scratch)
         {
+            var keep = r + BlockWords;
             for (var i = 0; i < BlockWords; i++)
             {
-                keep[i] = r[i] ^ next[i];
+                r[i] = p[i] ^ q[i];
+            }
+
+            if (withXor)
+            {
+                for (var i = 0; i < BlockWords; i++)
+                {
+                    keep[i] = r[i] ^ n[i];
+                }
+            }
+            else
+            {
+                for (var i = 0; i < BlockWords; i++)
+                {
+                    keep[i] = r[i];
+                }
+            }
+
+            for (var row = 0; row < BlockWords; row += 16)
+            {
+                var v = r + row;
+                Mix(v, v + 4, v + 8, v + 12);
+                Mix(v + 1, v + 5, v + 9, v + 13);
+                Mix(v + 2, v + 6, v + 10, v + 14);
+                Mix(v + 3, v + 7, v + 11, v + 15);
+                Mix(v, v + 5, v + 10, v + 15);
+                Mix(v + 1, v + 6, v + 11, v + 12);
+                Mix(v + 2, v + 7, v + 8, v + 13);
+                Mix(v + 3, v + 4, v + 9, v + 14);
+            }
+
+            // Columns: logical word k of column c is physical word 2c + (k / 2) * 16 + k % 2.
+            for (var column = 0; column < 16; column += 2)
+            {
+                var v = r + column;
+                Mix(v, v + 32, v + 64, v + 96);
+                Mix(v + 1, v + 33, v + 65, v + 97);
+                Mix(v + 16, v + 48, v + 80, v + 112);
+                Mix(v + 17, v + 49, v + 81, v + 113);
+                Mix(v, v + 33, v + 80, v + 113);
+                Mix(v + 1, v + 48, v + 81, v + 96);
+                Mix(v + 16, v + 49, v + 64, v + 97);
+                Mix(v + 17, v + 32, v + 65, v + 112);
+            }
+
+            for (var i = 0; i < BlockWords; i++)
+            {
+                n[i] = keep[i] ^ r[i];
             }
         }
-        else
-        {
-            r.CopyTo(keep);
-        }
-
-        for (var i = 0; i < 8; i++)
-        {
-            var row = 16 * i;
-            Round(
-                ref r[row], ref r[row + 1], ref r[row + 2], ref r[row + 3], ref r[row + 4], ref r[row + 5], ref r[row + 6], ref r[row + 7],
-                ref r[row + 8], ref r[row + 9], ref r[row + 10], ref r[row + 11], ref r[row + 12], ref r[row + 13], ref r[row + 14], ref r[row + 15]);
-        }
-
-        for (var i = 0; i < 8; i++)
-        {
-            var column = 2 * i;
-            Round(
-                ref r[column], ref r[column + 1], ref r[column + 16], ref r[column + 17], ref r[column + 32], ref r[column + 33], ref r[column + 48], ref r[column + 49],
-                ref r[column + 64], ref r[column + 65], ref r[column + 80], ref r[column + 81], ref r[column + 96], ref r[column + 97], ref r[column + 112], ref r[column + 113]);
-        }
-
-        for (var i = 0; i < BlockWords; i++)
-        {
-            next[i] = keep[i] ^ r[i];
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Round(
-        ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3, ref ulong v4, ref ulong v5, ref ulong v6, ref ulong v7,
-        ref ulong v8, ref ulong v9, ref ulong v10, ref ulong v11, ref ulong v12, ref ulong v13, ref ulong v14, ref ulong v15)
+    private static unsafe void Mix(ulong* a, ulong* b, ulong* c, ulong* d)
     {
-        Mix(ref v0, ref v4, ref v8, ref v12);
-        Mix(ref v1, ref v5, ref v9, ref v13);
-        Mix(ref v2, ref v6, ref v10, ref v14);
-        Mix(ref v3, ref v7, ref v11, ref v15);
-        Mix(ref v0, ref v5, ref v10, ref v15);
-        Mix(ref v1, ref v6, ref v11, ref v12);
-        Mix(ref v2, ref v7, ref v8, ref v13);
-        Mix(ref v3, ref v4, ref v9, ref v14);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Mix(ref ulong a, ref ulong b, ref ulong c, ref ulong d)
-    {
-        a = a + b + (2 * (ulong)(uint)a * (uint)b);
-        d = BitOperations.RotateRight(d ^ a, 32);
-        c = c + d + (2 * (ulong)(uint)c * (uint)d);
-        b = BitOperations.RotateRight(b ^ c, 24);
-        a = a + b + (2 * (ulong)(uint)a * (uint)b);
-        d = BitOperations.RotateRight(d ^ a, 16);
-        c = c + d + (2 * (ulong)(uint)c * (uint)d);
-        b = BitOperations.RotateRight(b ^ c, 63);
+        var (va, vb, vc, vd) = (*a, *b, *c, *d);
+        va = va + vb + (2 * (ulong)(uint)va * (uint)vb);
+        vd = BitOperations.RotateRight(vd ^ va, 32);
+        vc = vc + vd + (2 * (ulong)(uint)vc * (uint)vd);
+        vb = BitOperations.RotateRight(vb ^ vc, 24);
+        va = va + vb + (2 * (ulong)(uint)va * (uint)vb);
+        vd = BitOperations.RotateRight(vd ^ va, 16);
+        vc = vc + vd + (2 * (ulong)(uint)vc * (uint)vd);
+        vb = BitOperations.RotateRight(vb ^ vc, 63);
+        (*a, *b, *c, *d) = (va, vb, vc, vd);
     }
 
     private readonly record struct Shape(int Lanes, int LaneLength, int SegmentLength, uint Blocks, uint Passes);
