@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.ExceptionServices;
 using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
+using Backup.Repository.DirectIo;
 using Backup.Repository.Errors;
 using Backup.Repository.Index;
 using Backup.Repository.Manifests;
@@ -220,7 +221,7 @@ public sealed class RestorePointReader
         {
             var what = $"{read.Blobs.Length} chunk(s) of disk '{manifest.Name}' from chunk {read.Blobs.Min(blob => blob.Chunks[0])}";
             var input = ArrayPool<byte>.Shared.Rent(read.Length);
-            var output = outputs.TryTake(out var reused) ? reused : new AlignedBuffer(slotsPerBuffer * chunkSize, RestoreTargetFile.Alignment);
+            var output = outputs.TryTake(out var reused) ? reused : new AlignedBuffer(slotsPerBuffer * chunkSize, DirectFile.Alignment);
             try
             {
                 await _store.FetchIntoAsync(read.PackKey, read.Offset, input.AsMemory(0, read.Length), what, [Manifest.Id], token).ConfigureAwait(false);
@@ -430,10 +431,10 @@ public sealed class RestorePointReader
 
         void WriteSlots(int slot, int slots, long chunk, long plainLength)
         {
-            var padded = (int)Math.Min((long)slots * chunkSize, (plainLength + RestoreTargetFile.Alignment - 1) / RestoreTargetFile.Alignment * RestoreTargetFile.Alignment);
+            var padded = (int)Math.Min((long)slots * chunkSize, (plainLength + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment);
             var data = output.Span.Slice(slot * chunkSize, padded);
             var offset = layout.OffsetOf(chunk);
-            if (padded != plainLength && !RestoreTargetFile.CanWriteDirect(data, offset))
+            if (padded != plainLength && !DirectFile.IsAligned(data, offset))
             {
                 data = data[..(int)plainLength];
             }

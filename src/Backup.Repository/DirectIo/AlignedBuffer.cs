@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Backup.Repository.Reading;
+namespace Backup.Repository.DirectIo;
 
 /// <summary>
 /// A buffer whose first byte lies at a multiple of an alignment in memory (direct I/O needs that), carved from an array
