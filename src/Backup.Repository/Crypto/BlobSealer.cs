@@ -15,6 +15,9 @@ internal sealed class BlobSealer : IDisposable
     public const int NonceLength = 12;
     public const int TagLength = 16;
     public const int Overhead = 1 + NonceLength + 1 + TagLength;
+    private const int SampleBytes = 2048;
+    private const int Samples = 8;
+    private const int SampledPayloadBytes = 64 * 1024;
     private const byte Stored = 0;
     private const byte Zstd = 1;
 
@@ -41,7 +44,7 @@ internal sealed class BlobSealer : IDisposable
         try
         {
             var plainLength = 0;
-            if (compress && payload.Length > 64)
+            if (compress && payload.Length > 64 && !LooksIncompressible(payload, plain.AsSpan(1)))
             {
                 var compressed = _compressor.Value!.Wrap(payload, plain.AsSpan(1));
                 if (compressed < payload.Length)
@@ -69,6 +72,33 @@ internal sealed class BlobSealer : IDisposable
         {
             ArrayPool<byte>.Shared.Return(plain);
         }
+    }
+
+    /// <summary>
+    /// True when <see cref="Samples"/> evenly spaced 2 KiB samples of a large payload each shrink by less than 1/32 under
+    /// zstd: random, already compressed or encrypted data, which is then stored without running zstd over all of it (zstd
+    /// would not make it smaller; format §5 stores such payloads uncompressed either way). A payload with any compressible
+    /// sample is compressed whole as before, so a compressible stretch longer than the sample spacing (32 KiB in a
+    /// 256 KiB chunk) is never missed.
+    /// </summary>
+    private bool LooksIncompressible(ReadOnlySpan<byte> payload, Span<byte> scratch)
+    {
+        if (payload.Length < SampledPayloadBytes)
+        {
+            return false;
+        }
+
+        var compressor = _compressor.Value!;
+        var stride = (payload.Length - SampleBytes) / (Samples - 1);
+        for (var i = 0; i < Samples; i++)
+        {
+            if (compressor.Wrap(payload.Slice(i * stride, SampleBytes), scratch) < SampleBytes - (SampleBytes / 32))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
