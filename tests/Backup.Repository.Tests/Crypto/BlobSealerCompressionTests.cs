@@ -43,6 +43,36 @@ public sealed class BlobSealerCompressionTests : IDisposable
         Assert.Equal(payload, _sealer.Open(sealedBlob, aad, "packs/x", "chunk", payload.Length));
     }
 
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void The_system_zstd_library_and_the_managed_port_read_each_others_chunks(bool sealNative, bool openNative)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(NativeZstd.Available, "libzstd.so.1 (Debian package libzstd1) should be loadable");
+        }
+
+        var key = RandomNumberGenerator.GetBytes(32);
+        using var sealer = new BlobSealer(key, useNativeZstd: sealNative);
+        using var opener = new BlobSealer(key, useNativeZstd: openNative);
+        Assert.Equal(sealNative && NativeZstd.Available, sealer.UsesNativeZstd);
+        var payload = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 20000).Select(i => $"GET /api/items/{i % 97} 200 {i}\n")))[..Chunk];
+        var sealedBlob = sealer.Seal(payload, "a"u8);
+        Assert.True(sealedBlob.Length < payload.Length / 3);
+
+        var output = new byte[Chunk];
+        opener.OpenInto(sealedBlob, "a"u8, "packs/x", "chunk", output);
+        Assert.Equal(payload, output);
+        Assert.Equal(payload, opener.Open(sealedBlob, "a"u8, "packs/x", "chunk"));
+
+        // A chunk indexed with another length is reported, whichever decoder reads it.
+        Assert.Throws<RepositoryCorruptException>(() => opener.OpenInto(sealedBlob, "a"u8, "packs/x", "chunk", new byte[Chunk - 1]));
+        Assert.Throws<RepositoryCorruptException>(() => opener.OpenInto(sealedBlob, "a"u8, "packs/x", "chunk", new byte[Chunk + 1]));
+    }
+
     [Fact]
     public void Compressible_chunks_are_compressed()
     {
