@@ -164,14 +164,11 @@ public static class RepoCommands
                 var target = parse.GetValue(output)!;
                 var temporary = target.FullName + ".partial";
                 var started = DateTime.UtcNow;
-                await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+                await ProgressReporter.RunAsync($"get {id}", reader.DiskLength(name), bytes: true, async progress =>
                 {
-                    await ProgressReporter.RunAsync($"get {id}", reader.DiskLength(name), bytes: true, async progress =>
-                    {
-                        await reader.RestoreDiskAsync(name, stream, progress).ConfigureAwait(false);
-                        return 0;
-                    }).ConfigureAwait(false);
-                }
+                    await reader.RestoreDiskToFileAsync(name, temporary, progress).ConfigureAwait(false);
+                    return 0;
+                }).ConfigureAwait(false);
 
                 File.Move(temporary, target.FullName, overwrite: true);
                 var seconds = (DateTime.UtcNow - started).TotalSeconds;

@@ -30,6 +30,23 @@ public interface IRepositoryBackend
     /// </summary>
     Task<byte[]> GetRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads <paramref name="destination"/>.Length bytes at <paramref name="offset"/> into <paramref name="destination"/>
+    /// (a caller's reused buffer, so large reads allocate nothing) and returns how many were read: fewer only when the
+    /// object ends before the range does. The default goes through <see cref="GetRangeAsync"/>.
+    /// </summary>
+    async Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        var bytes = await GetRangeAsync(key, offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        if (bytes.Length > destination.Length)
+        {
+            throw new BackendTransientException($"reading '{key}' from {Location} returned {bytes.Length} bytes for a range of {destination.Length}");
+        }
+
+        bytes.CopyTo(destination);
+        return bytes.Length;
+    }
+
     /// <summary>True when an object exists under <paramref name="key"/>.</summary>
     Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default);
 

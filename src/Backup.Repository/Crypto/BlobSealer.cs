@@ -15,6 +15,9 @@ internal sealed class BlobSealer : IDisposable
     public const int NonceLength = 12;
     public const int TagLength = 16;
     public const int Overhead = 1 + NonceLength + 1 + TagLength;
+    private const int SampleBytes = 2048;
+    private const int Samples = 8;
+    private const int SampledPayloadBytes = 64 * 1024;
     private const byte Stored = 0;
     private const byte Zstd = 1;
 
@@ -23,15 +26,24 @@ internal sealed class BlobSealer : IDisposable
     private readonly ThreadLocal<AesGcm> _aes;
     private readonly ThreadLocal<Compressor> _compressor;
     private readonly ThreadLocal<Decompressor> _decompressor;
+    private readonly ThreadLocal<NativeZstd.Context>? _native;
 
-    public BlobSealer(byte[] encryptionKey, int compressionLevel = 3)
+    /// <summary>
+    /// A sealer for <paramref name="encryptionKey"/>; chunks are compressed and decompressed by the system's zstd library
+    /// when it is available (<see cref="NativeZstd"/>) unless <paramref name="useNativeZstd"/> is false.
+    /// </summary>
+    public BlobSealer(byte[] encryptionKey, int compressionLevel = 3, bool useNativeZstd = true)
     {
         _key = encryptionKey;
         _compressionLevel = compressionLevel;
         _aes = new ThreadLocal<AesGcm>(() => new AesGcm(_key, TagLength), trackAllValues: true);
         _compressor = new ThreadLocal<Compressor>(() => new Compressor(_compressionLevel), trackAllValues: true);
         _decompressor = new ThreadLocal<Decompressor>(() => new Decompressor(), trackAllValues: true);
+        _native = useNativeZstd && NativeZstd.Available ? new ThreadLocal<NativeZstd.Context>(() => new NativeZstd.Context(_compressionLevel), trackAllValues: true) : null;
     }
+
+    /// <summary>True when chunks go through the system's zstd library rather than the managed port.</summary>
+    public bool UsesNativeZstd => _native is not null;
 
     /// <summary>Compresses (when it helps) and encrypts <paramref name="payload"/>.</summary>
     public byte[] Seal(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> associatedData, bool compress = true)
@@ -41,9 +53,9 @@ internal sealed class BlobSealer : IDisposable
         try
         {
             var plainLength = 0;
-            if (compress && payload.Length > 64)
+            if (compress && payload.Length > 64 && !LooksIncompressible(payload, plain.AsSpan(1)))
             {
-                var compressed = _compressor.Value!.Wrap(payload, plain.AsSpan(1));
+                var compressed = Compress(payload, plain.AsSpan(1));
                 if (compressed < payload.Length)
                 {
                     plain[0] = Zstd;
@@ -69,6 +81,32 @@ internal sealed class BlobSealer : IDisposable
         {
             ArrayPool<byte>.Shared.Return(plain);
         }
+    }
+
+    /// <summary>
+    /// True when <see cref="Samples"/> evenly spaced 2 KiB samples of a large payload each shrink by less than 1/32 under
+    /// zstd: random, already compressed or encrypted data, which is then stored without running zstd over all of it (zstd
+    /// would not make it smaller; format §5 stores such payloads uncompressed either way). A payload with any compressible
+    /// sample is compressed whole as before, so a compressible stretch longer than the sample spacing (32 KiB in a
+    /// 256 KiB chunk) is never missed.
+    /// </summary>
+    private bool LooksIncompressible(ReadOnlySpan<byte> payload, Span<byte> scratch)
+    {
+        if (payload.Length < SampledPayloadBytes)
+        {
+            return false;
+        }
+
+        var stride = (payload.Length - SampleBytes) / (Samples - 1);
+        for (var i = 0; i < Samples; i++)
+        {
+            if (Compress(payload.Slice(i * stride, SampleBytes), scratch) < SampleBytes - (SampleBytes / 32))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -142,13 +180,24 @@ internal sealed class BlobSealer : IDisposable
             }
 
             int written;
-            try
+            if (_native is not null)
             {
-                written = _decompressor.Value!.Unwrap(body, destination);
+                written = _native.Value!.Decompress(body, destination);
+                if (written < 0)
+                {
+                    throw new RepositoryCorruptException(objectKey, $"{what} does not decompress to the {expectedLength} bytes the index says");
+                }
             }
-            catch (ZstdException exception)
+            else
             {
-                throw new RepositoryCorruptException(objectKey, $"{what} does not decompress to the {expectedLength} bytes the index says ({exception.Message})", innerException: exception);
+                try
+                {
+                    written = _decompressor.Value!.Unwrap(body, destination);
+                }
+                catch (ZstdException exception)
+                {
+                    throw new RepositoryCorruptException(objectKey, $"{what} does not decompress to the {expectedLength} bytes the index says ({exception.Message})", innerException: exception);
+                }
             }
 
             if (written != expectedLength)
@@ -179,10 +228,23 @@ internal sealed class BlobSealer : IDisposable
             decompressor.Dispose();
         }
 
+        if (_native is not null)
+        {
+            foreach (var context in _native.Values)
+            {
+                context.Dispose();
+            }
+
+            _native.Dispose();
+        }
+
         _aes.Dispose();
         _compressor.Dispose();
         _decompressor.Dispose();
     }
+
+    private int Compress(ReadOnlySpan<byte> source, Span<byte> destination) =>
+        _native is not null ? _native.Value!.Compress(source, destination) : _compressor.Value!.Wrap(source, destination);
 
     /// <summary>
     /// Authenticates and decrypts a sealed blob into a buffer rented from the shared pool (the caller returns it):

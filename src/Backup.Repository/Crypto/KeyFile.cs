@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Backup.Repository.Errors;
-using Konscious.Security.Cryptography;
 
 namespace Backup.Repository.Crypto;
 
@@ -121,14 +120,17 @@ internal static class KeyFile
 
     private static byte[] DeriveKey(string passphrase, byte[] salt, KdfParameters parameters)
     {
-        using var argon = new Argon2id(Encoding.UTF8.GetBytes(passphrase))
+        var password = Encoding.UTF8.GetBytes(passphrase);
+        try
         {
-            Salt = salt,
-            MemorySize = parameters.MemoryKiB,
-            Iterations = parameters.Iterations,
-            DegreeOfParallelism = parameters.Parallelism,
-        };
-        return argon.GetBytes(MasterKeys.KeyLength);
+            var key = new byte[MasterKeys.KeyLength];
+            Argon2id.Derive(password, salt, parameters.MemoryKiB, parameters.Iterations, parameters.Parallelism, key);
+            return key;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(password);
+        }
     }
 
     private static byte[] AssociatedData(string repositoryId) => [.. "backup-repository key v1"u8, .. Convert.FromHexString(repositoryId)];

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.ExceptionServices;
 using Backup.Repository.Blobs;
 using Backup.Repository.Chunking;
+using Backup.Repository.DirectIo;
 using Backup.Repository.Errors;
 using Backup.Repository.Index;
 using Backup.Repository.Manifests;
@@ -28,6 +29,8 @@ public sealed class RestorePointReader
     /// <summary>Unneeded bytes between two needed blobs of a pack that a pack-ordered restore reads through rather than split the read.</summary>
     public const int MaxPackReadGapBytes = 1024 * 1024;
 
+    /// <summary>Decompressed bytes one pack read of a file restore opens before writing them (a reused, aligned buffer).</summary>
+    private const int OutputBufferBytes = 8 * 1024 * 1024;
     private const int MaxRangeChunks = 64;
     private const int MaxRangesInFlight = 16;
     private const int ZeroRunChunks = 1024;
@@ -189,6 +192,60 @@ public sealed class RestorePointReader
         }
     }
 
+    /// <summary>
+    /// Restores the whole disk into a new file at <paramref name="path"/> (created, or truncated if it exists), every chunk
+    /// checked against its id. Pack-ordered: each pack is read once into a reused buffer, by ranged reads of the blobs the
+    /// disk needs (small gaps read through); several reads are fetched, opened and written at once; chunks that follow each
+    /// other on the disk are written by one positioned write; all-zero chunks are left as holes. On Linux the file is
+    /// written with direct I/O where the file system allows it (no copy through the page cache). When this returns the
+    /// file has the disk's length and its bytes are flushed to the device; on failure it is left incomplete (the caller
+    /// restores into a temporary name and renames it on success).
+    /// </summary>
+    public Task RestoreDiskToFileAsync(string disk, string path, IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RestoreDiskToFileAsync(disk, path, allowDirectIo: true, progress, cancellationToken);
+
+    /// <summary>As <see cref="RestoreDiskToFileAsync(string, string, IProgress{long}?, CancellationToken)"/>; <paramref name="allowDirectIo"/> false writes through the page cache.</summary>
+    public async Task RestoreDiskToFileAsync(string disk, string path, bool allowDirectIo, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var (manifest, layout, chunks) = Disk(disk);
+        var reads = PlanPackReads(manifest, layout, chunks);
+        using var file = RestoreTargetFile.Create(path, allowDirectIo);
+        var chunkSize = layout.ChunkSize;
+        var slotsPerBuffer = Math.Max(1, OutputBufferBytes / chunkSize);
+        var outputs = new System.Collections.Concurrent.ConcurrentBag<AlignedBuffer>();
+        var progressGate = new object();
+        long written = 0;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount + 1, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(reads, options, async (read, token) =>
+        {
+            var what = $"{read.Blobs.Length} chunk(s) of disk '{manifest.Name}' from chunk {read.Blobs.Min(blob => blob.Chunks[0])}";
+            var input = ArrayPool<byte>.Shared.Rent(read.Length);
+            var output = outputs.TryTake(out var reused) ? reused : new AlignedBuffer(slotsPerBuffer * chunkSize, DirectFile.Alignment);
+            try
+            {
+                await _store.FetchIntoAsync(read.PackKey, read.Offset, input.AsMemory(0, read.Length), what, [Manifest.Id], token).ConfigureAwait(false);
+                for (var first = 0; first < read.Blobs.Length; first += slotsPerBuffer)
+                {
+                    var count = Math.Min(slotsPerBuffer, read.Blobs.Length - first);
+                    var bytes = OpenAndWrite(read, first, count, input, output, layout, file, manifest, token);
+                    lock (progressGate)
+                    {
+                        written += bytes;
+                        progress?.Report(written);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(input);
+                outputs.Add(output);
+            }
+        }).ConfigureAwait(false);
+
+        file.Complete(layout.Length);
+    }
+
     /// <summary>Writes a stream of the point (for example "memory") to <paramref name="destination"/>.</summary>
     public async Task RestoreStreamAsync(string name, Stream destination, CancellationToken cancellationToken = default)
     {
@@ -321,6 +378,69 @@ public sealed class RestorePointReader
         }
 
         destination.Seek(start + layout.Length, SeekOrigin.Begin);
+    }
+
+    /// <summary>
+    /// Opens and checks blobs <paramref name="first"/>..+<paramref name="count"/> of a pack read into consecutive chunk-size
+    /// slots of <paramref name="output"/>, then writes them: slots whose chunks follow each other on the disk go out as one
+    /// write, and a blob the disk uses at several places is written at each. Returns the bytes written.
+    /// </summary>
+    private long OpenAndWrite(
+        PackRead read, int first, int count, byte[] input, AlignedBuffer output, FixedChunkLayout layout, RestoreTargetFile file, DiskManifest disk, CancellationToken cancellationToken)
+    {
+        var chunkSize = layout.ChunkSize;
+        for (var i = 0; i < count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (location, targets) = read.Blobs[first + i];
+            var length = (int)location.Entry.PlainLength;
+            var slot = output.Span.Slice(i * chunkSize, chunkSize);
+            var sealedBlob = input.AsSpan((int)(location.Entry.Offset - read.Offset), (int)location.Entry.SealedLength);
+            _store.OpenInto(BlobType.Data, location.Entry.Id, location, sealedBlob, slot[..length], $"chunk {targets[0]} of disk '{disk.Name}'", [Manifest.Id]);
+            slot[length..].Clear(); // a short last chunk is written padded to the alignment; the file's length is set at the end
+        }
+
+        long bytes = 0;
+        var run = 0;
+        for (var i = 1; i <= count; i++)
+        {
+            if (i < count && read.Blobs[first + i].Chunks[0] == read.Blobs[first + i - 1].Chunks[0] + 1)
+            {
+                continue;
+            }
+
+            // Slots run..i-1 hold consecutive disk chunks starting at the first target of slot run.
+            var start = read.Blobs[first + run].Chunks[0];
+            var plain = Math.Min(layout.Length, layout.OffsetOf(start + (i - run))) - layout.OffsetOf(start);
+            WriteSlots(run, i - run, start, plain);
+            bytes += plain;
+            for (var j = run; j < i; j++)
+            {
+                foreach (var extra in read.Blobs[first + j].Chunks.Skip(1))
+                {
+                    var length = layout.LengthOf(extra);
+                    WriteSlots(j, 1, extra, length);
+                    bytes += length;
+                }
+            }
+
+            run = i;
+        }
+
+        return bytes;
+
+        void WriteSlots(int slot, int slots, long chunk, long plainLength)
+        {
+            var padded = (int)Math.Min((long)slots * chunkSize, (plainLength + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment);
+            var data = output.Span.Slice(slot * chunkSize, padded);
+            var offset = layout.OffsetOf(chunk);
+            if (padded != plainLength && !DirectFile.IsAligned(data, offset))
+            {
+                data = data[..(int)plainLength];
+            }
+
+            file.Write(data, offset);
+        }
     }
 
     /// <summary>Opens and checks every blob of a pack read in parallel, each into a buffer rented from the shared pool.</summary>

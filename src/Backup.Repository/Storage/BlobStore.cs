@@ -66,6 +66,28 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
         return bytes;
     }
 
+    /// <summary>
+    /// Reads <paramref name="destination"/>.Length bytes of a pack at <paramref name="offset"/> into a caller's buffer; a
+    /// missing or short pack is reported naming <paramref name="context"/>.
+    /// </summary>
+    public async Task FetchIntoAsync(string packKey, long offset, Memory<byte> destination, string context, IReadOnlyList<string> affectedPoints, CancellationToken cancellationToken)
+    {
+        int read;
+        try
+        {
+            read = await Backend.ReadRangeAsync(packKey, offset, destination, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendObjectNotFoundException exception)
+        {
+            throw new RepositoryCorruptException(packKey, $"pack is missing; it holds {context}", affectedPoints, exception);
+        }
+
+        if (read != destination.Length)
+        {
+            throw new RepositoryCorruptException(packKey, $"pack is truncated: {context} ends past its end", affectedPoints);
+        }
+    }
+
     /// <summary>Decrypts and decompresses a sealed blob read from <paramref name="location"/> and checks it against its id.</summary>
     public byte[] Open(BlobType type, BlobId id, BlobLocation location, ReadOnlySpan<byte> sealedBlob, string context, IReadOnlyList<string> affectedPoints)
     {

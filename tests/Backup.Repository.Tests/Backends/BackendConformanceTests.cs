@@ -40,6 +40,20 @@ public abstract class BackendConformanceTests
     }
 
     [Fact]
+    public async Task Ranged_read_into_a_buffer_fills_it_and_stops_at_the_end()
+    {
+        IRepositoryBackend backend = CreateBackend();
+        await backend.PutAsync("r", Bytes("0123456789"), PutMode.Overwrite);
+        var buffer = new byte[6];
+        Assert.Equal(3, await backend.ReadRangeAsync("r", 3, buffer.AsMemory(1, 3)));
+        Assert.Equal(Bytes("345"), buffer[1..4]);
+        Assert.Equal(2, await backend.ReadRangeAsync("r", 8, buffer));
+        Assert.Equal(Bytes("89"), buffer[..2]);
+        Assert.Equal(0, await backend.ReadRangeAsync("r", 10, buffer));
+        await Assert.ThrowsAsync<BackendObjectNotFoundException>(() => backend.ReadRangeAsync("index/missing", 0, buffer));
+    }
+
+    [Fact]
     public async Task Missing_objects_raise_not_found_naming_the_key()
     {
         var backend = CreateBackend();

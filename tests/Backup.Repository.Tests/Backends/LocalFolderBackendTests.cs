@@ -32,6 +32,30 @@ public sealed class LocalFolderBackendTests : BackendConformanceTests, IDisposab
     }
 
     [Theory]
+    [InlineData(LocalFolderBackend.MinimumDirectWriteBytes, true)]
+    [InlineData(LocalFolderBackend.MinimumDirectWriteBytes + 1, true)]
+    [InlineData((5 * 1024 * 1024) + 4095, true)]
+    [InlineData((20 * 1024 * 1024) + 7, true)]
+    [InlineData((3 * 1024 * 1024) + 11, false)]
+    public async Task Large_objects_written_directly_or_through_the_page_cache_read_back_exactly(int length, bool directWrites)
+    {
+        var root = Path.Combine(_folder.Path, "repo");
+        var backend = new LocalFolderBackend(root) { DirectWrites = directWrites };
+        var data = new byte[length];
+        new Random(length).NextBytes(data);
+        for (var round = 0; round < 2; round++)
+        {
+            // The second round overwrites with other bytes (the direct-write buffer is reused).
+            data[round] ^= 0xFF;
+            await backend.PutAsync("packs/bb/large", data, PutMode.Overwrite);
+            Assert.Equal(length, new FileInfo(Path.Combine(root, "packs", "bb", "large")).Length);
+            Assert.Equal(data, await backend.GetAsync("packs/bb/large"));
+        }
+
+        Assert.Equal(["large"], Directory.GetFiles(Path.Combine(root, "packs", "bb")).Select(Path.GetFileName));
+    }
+
+    [Theory]
     [InlineData("../escape")]
     [InlineData("/absolute")]
     [InlineData("a//b")]

@@ -124,6 +124,23 @@ public sealed class RetryingBackend : IRepositoryBackend, IDisposable
         }, cancellationToken);
 
     /// <inheritdoc />
+    public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        RetryAsync($"reading {destination.Length} bytes at {offset} of '{key}'", async token =>
+        {
+            var read = await _inner.ReadRangeAsync(key, offset, destination, token).ConfigureAwait(false);
+            if (read < destination.Length && _policy.VerifyReadLengths && await LengthOfAsync(key, token).ConfigureAwait(false) is { } total)
+            {
+                var expected = Math.Max(0, Math.Min(destination.Length, total - offset));
+                if (read != expected)
+                {
+                    throw new BackendTransientException($"reading '{key}' from {Location} was truncated: {read} of {expected} bytes at {offset}");
+                }
+            }
+
+            return read;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         RetryAsync($"checking '{key}'", token => _inner.ExistsAsync(key, token), cancellationToken);
 
