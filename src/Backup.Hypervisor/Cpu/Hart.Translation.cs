@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Backup.Hypervisor.Mmu;
 using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Translation.Cache;
@@ -16,6 +17,13 @@ public sealed unsafe partial class Hart
 
     private TranslationCache? _translation;
 
+    // A translated block's slow load leaves its value here (a field rather than an out parameter, so compiled code
+    // has no address-taken locals and can tail-call the next block).
+    internal ulong _loaded;
+
+    // Blocks entered straight from another block's code (chained), counted by compiled code.
+    internal long _blocksChained;
+
     // The translating tier's heat counters (by virtual target pc) and threshold, read by the interpreter at taken
     // branches and jumps; null in interpreter mode.
     private ushort[]? _heat;
@@ -25,7 +33,7 @@ public sealed unsafe partial class Hart
     public ExecutionMode ExecutionMode => _translation is null ? ExecutionMode.Interpreter : ExecutionMode.Translated;
 
     /// <summary>What the translating tier did so far (all zero in interpreter mode).</summary>
-    public TranslationStatistics TranslationStatistics => _translation?.Statistics ?? default;
+    public TranslationStatistics TranslationStatistics => _translation?.Statistics(_blocksChained) ?? default;
 
     /// <summary>
     /// Switches the hart to the translating tier (before it runs; the mode of a hart never changes back). A block is
@@ -59,6 +67,7 @@ public sealed unsafe partial class Hart
     private int RunTranslated(int budget)
     {
         var cache = _translation!;
+        cache.ReleaseRetiredCode(); // no compiled code is running now
         if (!cache.Completed.IsEmpty)
         {
             cache.InstallCompleted();
@@ -103,17 +112,18 @@ public sealed unsafe partial class Hart
 
                 if (block.Function is { } function && block.Length <= remaining)
                 {
-                    int result = function(this, x, remaining);
+                    // The block, and the blocks it chains into, run until one exits to here.
+                    int left = function(this, x, remaining);
                     cache.BlockRuns++;
-                    if (result > 0)
+                    if (left >= 0)
                     {
-                        used += result;
-                        cache.InstructionsTranslated += result;
+                        used += remaining - left;
+                        cache.InstructionsTranslated += remaining - left;
                     }
                     else
                     {
-                        used -= result;
-                        cache.InstructionsTranslated -= result + 1;
+                        used += remaining - ~left;
+                        cache.InstructionsTranslated += remaining - ~left - 1;
                         x[0] = 0;
                         _pc = TakeTrap(_pc);
                     }
@@ -133,11 +143,12 @@ public sealed unsafe partial class Hart
         return used;
     }
 
-    /// <summary>A translated block's load that missed the inline TLB probe: 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    internal int LoadForBlock(ulong va, uint f3, out ulong value)
+    /// <summary>A translated block's load that missed the inline TLB probe (the value goes to <c>_loaded</c>): 0 done, 1 trapped, 2 done but the block must stop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
+    internal int LoadForBlock(ulong va, uint f3)
     {
         int generation = _translation!.CodeGeneration;
-        if (!LoadSlow(va, f3, out value))
+        if (!LoadSlow(va, f3, out _loaded))
         {
             return 1;
         }
@@ -146,6 +157,7 @@ public sealed unsafe partial class Hart
     }
 
     /// <summary>A translated block's store that missed the inline TLB probe: 0 done, 1 trapped, 2 done but the block must stop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
     internal int StoreForBlock(ulong va, int size, ulong value)
     {
         int generation = _translation!.CodeGeneration;
@@ -158,6 +170,7 @@ public sealed unsafe partial class Hart
     }
 
     /// <summary>A translated block's AMO/LR/SC (registers in the register file): 0 done, 1 trapped, 2 done but the block must stop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
     internal int AtomicForBlock(uint inst)
     {
         int generation = _translation!.CodeGeneration;

@@ -69,9 +69,26 @@ internal static unsafe class BlockDecoder
             {
                 break;
             }
+
+            if ((inst & 0x7F) == 0x63 && IsLoopLatch(inst, offset - length, start))
+            {
+                break;
+            }
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// A conditional branch back to an instruction of the block (a loop's latch) ends the block: the loop then is a
+    /// method of its own, whose few live registers the JIT keeps in host registers, and the code after the loop
+    /// is a block the loop chains into.
+    /// </summary>
+    private static bool IsLoopLatch(uint inst, int offset, int start)
+    {
+        long imm = ((long)(int)(inst & 0x8000_0000) >> 19) | ((inst & 0x80) << 4) | ((inst >> 20) & 0x7E0) | ((inst >> 7) & 0x1E);
+        long target = offset + imm;
+        return target >= start && target <= offset;
     }
 
     private enum Kind

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Mmu;
+using Backup.Hypervisor.Translation.Cache;
 using Backup.Hypervisor.Translation.Decode;
 
 namespace Backup.Hypervisor.Translation.Emit;
@@ -28,26 +29,49 @@ internal static unsafe class BlockEmitter
     /// <summary>Mask selecting a TLB entry's byte offset from va &gt;&gt; 8 (entries are 16 bytes).</summary>
     private static readonly long TlbIndexMask = (Hart.TlbEntries - 1) * sizeof(TlbEntry);
 
-    public static BlockFunction Emit(DecodedInstruction[] block)
+    private static readonly FieldInfo LoadedField = typeof(Hart).GetField(nameof(Hart._loaded), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo ChainedField = typeof(Hart).GetField(nameof(Hart._blocksChained), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo ExitsField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Exits), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo FunctionField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Function), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo Invoke = typeof(BlockFunction).GetMethod(nameof(BlockFunction.Invoke))!;
+    private static readonly FieldInfo LengthField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Length), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly Type[] Parameters = [typeof(TranslatedBlock), typeof(Hart), typeof(ulong*), typeof(int)];
+
+    /// <summary>
+    /// Emits <paramref name="block"/> as the code of <paramref name="self"/> (the returned delegate is bound to it) and
+    /// has the JIT compile it now, on the calling thread.
+    /// </summary>
+    public static EmittedBlock Emit(DecodedInstruction[] block, TranslatedBlock self)
     {
         if (block.Length == 0)
         {
             throw new ArgumentException("a block needs at least one instruction", nameof(block));
         }
 
-        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), [typeof(Hart), typeof(ulong*), typeof(int)], typeof(Hart).Module, skipVisibility: true);
-        new Builder(method.GetILGenerator(), block).Build();
-        return method.CreateDelegate<BlockFunction>();
+        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), Parameters, typeof(Hart).Module, skipVisibility: true);
+        var builder = new Builder(method, block);
+        builder.Build();
+        var function = (BlockFunction)method.CreateDelegate(typeof(BlockFunction), self);
+        function(null, null, 0); // JIT-compiles the method now
+        return new EmittedBlock(function, [.. builder.ExitTargets]);
     }
 
-    private sealed class Builder(ILGenerator il, DecodedInstruction[] block)
+    private sealed class Builder(DynamicMethod method, DecodedInstruction[] block)
     {
+        private readonly ILGenerator il = method.GetILGenerator();
+        private LocalBuilder _next = null!, _left = null!;
+        private Label _chain;
+
+        /// <summary>Virtual addresses of the chainable exits, by exit number.</summary>
+        public List<ulong> ExitTargets { get; } = [];
+
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[32];
         private readonly bool[] _written = new bool[32];
         private readonly List<Action> _outOfLine = [];
-        private LocalBuilder _va = null!, _entry = null!, _status = null!, _loaded = null!, _target = null!;
+        private LocalBuilder _va = null!, _entry = null!, _status = null!, _target = null!;
         private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!;
-        private Label _head;
+        private Label[] _starts = [];
+        private readonly Dictionary<ulong, int> _index = [];
         private LocalBuilder? _readTlb, _writeTlb;
         private Label _epilogue;
 
@@ -56,17 +80,20 @@ internal static unsafe class BlockEmitter
             _va = il.DeclareLocal(typeof(ulong));
             _entry = il.DeclareLocal(typeof(byte*));
             _status = il.DeclareLocal(typeof(int));
-            _loaded = il.DeclareLocal(typeof(ulong));
-            _target = il.DeclareLocal(typeof(ulong));
+                        _target = il.DeclareLocal(typeof(ulong));
             _exitPc = il.DeclareLocal(typeof(ulong));
             _result = il.DeclareLocal(typeof(int));
             _retired = il.DeclareLocal(typeof(int));
             _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop
             _epilogue = il.DefineLabel();
 
+            _next = il.DeclareLocal(typeof(TranslatedBlock));
+            _left = il.DeclareLocal(typeof(int));
+            _chain = il.DefineLabel();
+
             // A null hart only forces the JIT to compile this method.
             var run = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Brtrue, run);
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
@@ -79,7 +106,7 @@ internal static unsafe class BlockEmitter
                     if (r != 0 && _reg[r] is null)
                     {
                         _reg[r] = il.DeclareLocal(typeof(ulong));
-                        il.Emit(OpCodes.Ldarg_1);
+                        il.Emit(OpCodes.Ldarg_2);
                         il.Emit(OpCodes.Ldc_I4, r * 8);
                         il.Emit(OpCodes.Add);
                         il.Emit(OpCodes.Ldind_I8);
@@ -90,30 +117,36 @@ internal static unsafe class BlockEmitter
                 if (d.Opcode == 0x03 && _readTlb is null)
                 {
                     _readTlb = il.DeclareLocal(typeof(byte*));
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldfld, ReadTlbField);
                     il.Emit(OpCodes.Stloc, _readTlb);
                 }
                 else if (d.Opcode == 0x23 && _writeTlb is null)
                 {
                     _writeTlb = il.DeclareLocal(typeof(byte*));
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldfld, WriteTlbField);
                     il.Emit(OpCodes.Stloc, _writeTlb);
                 }
             }
 
-            _head = il.DefineLabel();
-            il.MarkLabel(_head);
+            _starts = new Label[block.Length];
+            for (int i = 0; i < block.Length; i++)
+            {
+                _starts[i] = il.DefineLabel();
+                _index[block[i].Pc] = i;
+            }
+
             bool ended = false;
             for (int i = 0; i < block.Length; i++)
             {
+                il.MarkLabel(_starts[i]);
                 ended = EmitInstruction(i, block[i]);
             }
 
             if (!ended)
             {
-                EmitExit(block[^1].Next, block.Length, block.Length);
+                EmitStaticExit(block[^1].Next, block.Length);
             }
 
             foreach (var emit in _outOfLine)
@@ -122,11 +155,63 @@ internal static unsafe class BlockEmitter
             }
 
             il.MarkLabel(_epilogue);
+            EmitWriteBack();
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldloc, _exitPc);
+            il.Emit(OpCodes.Stfld, PcField);
+
+            // Budget left = budget - (result + done); a trap (result = -consumed) returns its complement.
+            var trapped = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Blt, trapped);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(trapped);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Not);
+            il.Emit(OpCodes.Ret);
+
+            if (ExitTargets.Count > 0)
+            {
+                // Chaining: _next is a compiled block of this page that fits in _left; registers go back to the
+                // register file (the next block loads what it needs) and the next block's code replaces this frame.
+                il.MarkLabel(_chain);
+                EmitWriteBack();
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldfld, ChainedField);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Conv_I8);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Stfld, ChainedField);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, FunctionField);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_2);
+                il.Emit(OpCodes.Ldloc, _left);
+                il.Emit(OpCodes.Tailcall);
+                il.Emit(OpCodes.Callvirt, Invoke);
+                il.Emit(OpCodes.Ret);
+            }
+        }
+
+        /// <summary>Stores every register the block wrote back to the register file and adds the retired instructions (_retired + _done) to instret.</summary>
+        private void EmitWriteBack()
+        {
             for (int r = 1; r < 32; r++)
             {
                 if (_written[r])
                 {
-                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldarg_2);
                     il.Emit(OpCodes.Ldc_I4, r * 8);
                     il.Emit(OpCodes.Add);
                     il.Emit(OpCodes.Ldloc, _reg[r]!);
@@ -134,33 +219,15 @@ internal static unsafe class BlockEmitter
                 }
             }
 
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, InstretField);
             il.Emit(OpCodes.Ldloc, _retired);
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Conv_I8);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, InstretField);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldloc, _exitPc);
-            il.Emit(OpCodes.Stfld, PcField);
-
-            // result +/- done: earlier iterations count as consumed (and retired) too.
-            var trapped = il.DefineLabel();
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldc_I4_0);
-            il.Emit(OpCodes.Blt, trapped);
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ret);
-            il.MarkLabel(trapped);
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Sub);
-            il.Emit(OpCodes.Ret);
         }
 
         /// <summary>Emits instruction <paramref name="i"/>; true when it ended the block (a jump, or a branch as the last instruction).</summary>
@@ -403,16 +470,16 @@ internal static unsafe class BlockEmitter
             _outOfLine.Add(() =>
             {
                 il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldloc, _va);
                 il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
-                il.Emit(OpCodes.Ldloca, _loaded);
                 il.Emit(OpCodes.Call, LoadSlow);
                 il.Emit(OpCodes.Stloc, _status);
                 il.Emit(OpCodes.Ldloc, _status);
                 il.Emit(OpCodes.Ldc_I4_1);
                 il.Emit(OpCodes.Beq, trap);
-                il.Emit(OpCodes.Ldloc, _loaded);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldfld, LoadedField);
                 StoreRegOrPop(d.Rd);
                 il.Emit(OpCodes.Ldloc, _status);
                 il.Emit(OpCodes.Brtrue, early);
@@ -444,7 +511,7 @@ internal static unsafe class BlockEmitter
             _outOfLine.Add(() =>
             {
                 il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldloc, _va);
                 il.Emit(OpCodes.Ldc_I4, size);
                 LoadReg(d.Rs2);
@@ -514,7 +581,7 @@ internal static unsafe class BlockEmitter
             // The interpreter's AMO reads rs1/rs2 from the register file and writes rd there.
             Spill(d.Rs1);
             Spill(d.Rs2);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldc_I4, unchecked((int)d.Inst));
             il.Emit(OpCodes.Call, Atomic);
             il.Emit(OpCodes.Stloc, _status);
@@ -523,7 +590,7 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Beq, TrapStub(i, d));
             if (d.Rd != 0)
             {
-                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_2);
                 il.Emit(OpCodes.Ldc_I4, d.Rd * 8);
                 il.Emit(OpCodes.Add);
                 il.Emit(OpCodes.Ldind_I8);
@@ -551,7 +618,7 @@ internal static unsafe class BlockEmitter
             var notTaken = il.DefineLabel();
             if (i == block.Length - 1)
             {
-                EmitExit(d.Next, i + 1, i + 1);
+                EmitStaticExit(d.Next, i + 1);
             }
             else
             {
@@ -564,29 +631,38 @@ internal static unsafe class BlockEmitter
         }
 
         /// <summary>
-        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A jump back to the
-        /// block's own start loops inside the compiled code, with the guest registers still in locals, as long as
-        /// another whole block (at most <c>block.Length</c> instructions) fits in the budget the dispatcher passed,
-        /// so the block ends exactly where the interpreter's quantum would; any other target exits to the dispatcher.
+        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A target inside the block
+        /// (an instruction on its fall-through path) is reached inside the compiled code, with the guest registers
+        /// still in locals: forward at once, backward (a loop) as long as the rest of the block from there fits in
+        /// the budget the dispatcher passed, so the block ends exactly where the interpreter's quantum would. Any
+        /// other target exits. <c>_done</c> is kept so that instructions executed so far = <c>_done</c> + the index
+        /// of the instruction being executed.
         /// </summary>
         private void EmitJumpTo(ulong target, int i)
         {
-            if (target != block[0].Pc)
+            if (!_index.TryGetValue(target, out int k))
             {
-                EmitExit(target, i + 1, i + 1);
+                EmitStaticExit(target, i + 1);
                 return;
             }
 
             il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Ldc_I4, i + 1);
+            il.Emit(OpCodes.Ldc_I4, i + 1 - k);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stloc, _done);
+            if (k > i)
+            {
+                il.Emit(OpCodes.Br, _starts[k]); // forward: executes at most what the straight path would
+                return;
+            }
+
+            // Backward: executed so far (_done + k) plus the longest path from k (Length - k) must fit.
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Ldc_I4, block.Length);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldarg_2);
-            il.Emit(OpCodes.Ble, _head);
-            EmitExit(target, 0, 0);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ble, _starts[k]);
+            EmitExit(target, k, k);
         }
 
         private void ShiftAmount(int mask)
@@ -631,7 +707,7 @@ internal static unsafe class BlockEmitter
         {
             if (r != 0 && _written[r])
             {
-                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_2);
                 il.Emit(OpCodes.Ldc_I4, r * 8);
                 il.Emit(OpCodes.Add);
                 il.Emit(OpCodes.Ldloc, _reg[r]!);
@@ -661,6 +737,49 @@ internal static unsafe class BlockEmitter
                 EmitExit(d.Next, i + 1, i + 1);
             });
             return label;
+        }
+
+        /// <summary>
+        /// Control leaves the block for <paramref name="target"/> (known now) after <paramref name="count"/>
+        /// instructions (plus <c>_done</c>). A target in the block's own page gets an exit number: when the block
+        /// there is compiled and fits in the rest of the budget, the block chains into it; otherwise it exits.
+        /// </summary>
+        private void EmitStaticExit(ulong target, int count)
+        {
+            if ((target >> 12) != (block[0].Pc >> 12))
+            {
+                EmitExit(target, count, count);
+                return;
+            }
+
+            int exit = ExitTargets.Count;
+            ExitTargets.Add(target);
+            var plain = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, ExitsField);
+            il.Emit(OpCodes.Ldc_I4, exit);
+            il.Emit(OpCodes.Ldelem_Ref);
+            il.Emit(OpCodes.Stloc, _next);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Brfalse, plain);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Ldfld, FunctionField);
+            il.Emit(OpCodes.Brfalse, plain);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ldc_I4, count);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Stloc, _left);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Ldfld, LengthField);
+            il.Emit(OpCodes.Ldloc, _left);
+            il.Emit(OpCodes.Bgt, plain);
+            il.Emit(OpCodes.Ldc_I4, count);
+            il.Emit(OpCodes.Stloc, _retired);
+            il.Emit(OpCodes.Br, _chain);
+            il.MarkLabel(plain);
+            EmitExit(target, count, count);
         }
 
         private void EmitExit(ulong pc, int result, int retired)
