@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Backup.Hypervisor.Mmu;
 using Backup.Hypervisor.Translation;
 using Backup.Hypervisor.Translation.Cache;
@@ -16,10 +15,6 @@ public sealed unsafe partial class Hart
     internal const int TlbEntries = TlbSize;
 
     private TranslationCache? _translation;
-
-    // A translated block's slow load leaves its value here (a field rather than an out parameter, so compiled code
-    // has no address-taken locals and can tail-call the next block).
-    internal ulong _loaded;
 
     // Blocks entered straight from another block's code (chained), counted by compiled code.
     internal long _blocksChained;
@@ -115,17 +110,19 @@ public sealed unsafe partial class Hart
                     // The block, and the blocks it chains into, run until one exits to here.
                     int left = function(this, x, remaining);
                     cache.BlockRuns++;
-                    if (left >= 0)
+                    bool step = left < 0;
+                    if (step)
                     {
-                        used += remaining - left;
-                        cache.InstructionsTranslated += remaining - left;
+                        left = ~left;
                     }
-                    else
+
+                    used += remaining - left;
+                    cache.InstructionsTranslated += remaining - left;
+                    if (step)
                     {
-                        used += remaining - ~left;
-                        cache.InstructionsTranslated += remaining - ~left - 1;
-                        x[0] = 0;
-                        _pc = TakeTrap(_pc);
+                        // Compiled code left this load or store to the interpreter (TLB miss, MMIO, code page, page
+                        // end): it runs here with all its side effects, traps included.
+                        used += Interpret(1);
                     }
                 }
                 else
@@ -141,53 +138,6 @@ public sealed unsafe partial class Hart
         }
 
         return used;
-    }
-
-    /// <summary>A translated block's load that missed the inline TLB probe (the value goes to <c>_loaded</c>): 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
-    internal int LoadForBlock(ulong va, uint f3)
-    {
-        int generation = _translation!.CodeGeneration;
-        if (!LoadSlow(va, f3, out _loaded))
-        {
-            return 1;
-        }
-
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
-    }
-
-    /// <summary>A translated block's store that missed the inline TLB probe: 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
-    internal int StoreForBlock(ulong va, int size, ulong value)
-    {
-        int generation = _translation!.CodeGeneration;
-        if (!StoreSlow(va, size, value))
-        {
-            return 1;
-        }
-
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
-    }
-
-    /// <summary>A translated block's AMO/LR/SC (registers in the register file): 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // a slow path: keeps compiled blocks small
-    internal int AtomicForBlock(uint inst)
-    {
-        int generation = _translation!.CodeGeneration;
-        switch (ExecuteAtomic(inst))
-        {
-            case StepResult.Trap:
-                _x[0] = 0;
-                return 1;
-            case StepResult.Illegal:
-                _trapCause = TrapCause.IllegalInstruction;
-                _trapValue = inst;
-                _x[0] = 0;
-                return 1;
-        }
-
-        _x[0] = 0;
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
     }
 
     /// <summary>Drops every cached write permission that leads to the host page at <paramref name="hostPage"/> (it now holds translated code).</summary>

@@ -146,9 +146,8 @@ internal static unsafe class BlockDecoder
             case 0x0F: // MISC-MEM: FENCE is a no-op here; FENCE.I is left to the interpreter
                 legal = f3 == 0;
                 break;
-            case 0x2F: // AMO
-                legal = IsLegalAtomic(inst);
-                break;
+            case 0x2F: // AMO, LR, SC: left to the interpreter (rare, and never worth a call out of compiled code)
+                return Kind.Untranslatable;
             case 0x63: // BRANCH: taken is a side exit, the block goes on along the fall-through path
                 return f3 is 2 or 3 ? Kind.Untranslatable : Kind.Straight;
             case 0x6F: // JAL
@@ -160,22 +159,5 @@ internal static unsafe class BlockDecoder
         }
 
         return legal ? Kind.Straight : Kind.Untranslatable;
-    }
-
-    private static bool IsLegalAtomic(uint inst)
-    {
-        uint f3 = (inst >> 12) & 7;
-        if (f3 is not (2 or 3))
-        {
-            return false;
-        }
-
-        uint funct5 = inst >> 27;
-        if (funct5 is not (0x00 or 0x01 or 0x02 or 0x03 or 0x04 or 0x08 or 0x0C or 0x10 or 0x14 or 0x18 or 0x1C))
-        {
-            return false;
-        }
-
-        return funct5 != 0x02 || ((inst >> 20) & 31) == 0; // LR needs rs2 = 0
     }
 }

@@ -20,16 +20,12 @@ internal static unsafe class BlockEmitter
     private static readonly FieldInfo InstretField = typeof(Hart).GetField(nameof(Hart._instret), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo ReadTlbField = typeof(Hart).GetField(nameof(Hart._readTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo WriteTlbField = typeof(Hart).GetField(nameof(Hart._writeTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo LoadSlow = typeof(Hart).GetMethod(nameof(Hart.LoadForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo StoreSlow = typeof(Hart).GetMethod(nameof(Hart.StoreForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo Atomic = typeof(Hart).GetMethod(nameof(Hart.AtomicForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly MethodInfo MulDiv = typeof(Hart).GetMethod(nameof(Hart.MulDiv), BindingFlags.Static | BindingFlags.NonPublic)!;
     private static readonly MethodInfo MulDivWord = typeof(Hart).GetMethod(nameof(Hart.MulDivWord), BindingFlags.Static | BindingFlags.NonPublic)!;
 
     /// <summary>Mask selecting a TLB entry's byte offset from va &gt;&gt; 8 (entries are 16 bytes).</summary>
     private static readonly long TlbIndexMask = (Hart.TlbEntries - 1) * sizeof(TlbEntry);
 
-    private static readonly FieldInfo LoadedField = typeof(Hart).GetField(nameof(Hart._loaded), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo ChainedField = typeof(Hart).GetField(nameof(Hart._blocksChained), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo ExitsField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Exits), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo FunctionField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Function), BindingFlags.Instance | BindingFlags.NonPublic)!;
@@ -68,8 +64,8 @@ internal static unsafe class BlockEmitter
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[32];
         private readonly bool[] _written = new bool[32];
         private readonly List<Action> _outOfLine = [];
-        private LocalBuilder _va = null!, _entry = null!, _status = null!, _target = null!;
-        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!;
+        private LocalBuilder _va = null!, _entry = null!, _target = null!;
+        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!, _step = null!;
         private Label[] _starts = [];
         private readonly Dictionary<ulong, int> _index = [];
         private LocalBuilder? _readTlb, _writeTlb;
@@ -79,7 +75,7 @@ internal static unsafe class BlockEmitter
         {
             _va = il.DeclareLocal(typeof(ulong));
             _entry = il.DeclareLocal(typeof(byte*));
-            _status = il.DeclareLocal(typeof(int));
+            _step = il.DeclareLocal(typeof(bool)); // exit leaves the instruction at pc to the interpreter
                         _target = il.DeclareLocal(typeof(ulong));
             _exitPc = il.DeclareLocal(typeof(ulong));
             _result = il.DeclareLocal(typeof(int));
@@ -160,23 +156,18 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Ldloc, _exitPc);
             il.Emit(OpCodes.Stfld, PcField);
 
-            // Budget left = budget - (result + done); a trap (result = -consumed) returns its complement.
-            var trapped = il.DefineLabel();
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldc_I4_0);
-            il.Emit(OpCodes.Blt, trapped);
+            // Budget left = budget - (result + done); an exit that leaves the next instruction to the interpreter
+            // returns its complement.
+            var step = il.DefineLabel();
             il.Emit(OpCodes.Ldarg_3);
             il.Emit(OpCodes.Ldloc, _result);
             il.Emit(OpCodes.Sub);
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ldloc, _step);
+            il.Emit(OpCodes.Brtrue, step);
             il.Emit(OpCodes.Ret);
-            il.MarkLabel(trapped);
-            il.Emit(OpCodes.Ldarg_3);
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Sub);
+            il.MarkLabel(step);
             il.Emit(OpCodes.Not);
             il.Emit(OpCodes.Ret);
 
@@ -258,7 +249,6 @@ internal static unsafe class BlockEmitter
                 case 0x0F: return false; // FENCE: one hart at a time, accesses are in order
                 case 0x03: EmitLoad(i, d); return false;
                 case 0x23: EmitStore(i, d); return false;
-                case 0x2F: EmitAtomic(i, d); return false;
                 case 0x63: EmitBranch(i, d); return i == block.Length - 1;
                 case 0x6F:
                     if (d.Rd != 0)
@@ -447,7 +437,6 @@ internal static unsafe class BlockEmitter
         private void EmitLoad(int i, DecodedInstruction d)
         {
             var slow = il.DefineLabel();
-            var done = il.DefineLabel();
             EmitAddressAndProbe(d.Rs1, d.ImmI, _readTlb!, slow);
 
             EmitHostPointer();
@@ -463,35 +452,14 @@ internal static unsafe class BlockEmitter
             }
 
             StoreRegOrPop(d.Rd);
-            il.MarkLabel(done);
 
-            var trap = TrapStub(i, d);
-            var early = EarlyExitStub(i, d);
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldloc, _va);
-                il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
-                il.Emit(OpCodes.Call, LoadSlow);
-                il.Emit(OpCodes.Stloc, _status);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Ldc_I4_1);
-                il.Emit(OpCodes.Beq, trap);
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldfld, LoadedField);
-                StoreRegOrPop(d.Rd);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Brtrue, early);
-                il.Emit(OpCodes.Br, done);
-            });
+            LeaveToInterpreter(slow, i, d);
         }
 
         private void EmitStore(int i, DecodedInstruction d)
         {
             int size = 1 << (int)d.Funct3;
             var slow = il.DefineLabel();
-            var done = il.DefineLabel();
             EmitAddressAndProbe(d.Rs1, d.ImmS, _writeTlb!, slow);
 
             EmitHostPointer();
@@ -504,26 +472,8 @@ internal static unsafe class BlockEmitter
                 default: il.Emit(OpCodes.Stind_I8); break;
             }
 
-            il.MarkLabel(done);
 
-            var trap = TrapStub(i, d);
-            var early = EarlyExitStub(i, d);
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldloc, _va);
-                il.Emit(OpCodes.Ldc_I4, size);
-                LoadReg(d.Rs2);
-                il.Emit(OpCodes.Call, StoreSlow);
-                il.Emit(OpCodes.Stloc, _status);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Ldc_I4_1);
-                il.Emit(OpCodes.Beq, trap);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Brtrue, early);
-                il.Emit(OpCodes.Br, done);
-            });
+            LeaveToInterpreter(slow, i, d);
         }
 
         /// <summary>Fast path after a TLB hit: pushes the host pointer, the entry's addend (at offset 8) plus the virtual address.</summary>
@@ -574,31 +524,6 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Ldc_I8, 0xFF8L);
             il.Emit(OpCodes.Bgt_Un, slow);
-        }
-
-        private void EmitAtomic(int i, DecodedInstruction d)
-        {
-            // The interpreter's AMO reads rs1/rs2 from the register file and writes rd there.
-            Spill(d.Rs1);
-            Spill(d.Rs2);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldc_I4, unchecked((int)d.Inst));
-            il.Emit(OpCodes.Call, Atomic);
-            il.Emit(OpCodes.Stloc, _status);
-            il.Emit(OpCodes.Ldloc, _status);
-            il.Emit(OpCodes.Ldc_I4_1);
-            il.Emit(OpCodes.Beq, TrapStub(i, d));
-            if (d.Rd != 0)
-            {
-                il.Emit(OpCodes.Ldarg_2);
-                il.Emit(OpCodes.Ldc_I4, d.Rd * 8);
-                il.Emit(OpCodes.Add);
-                il.Emit(OpCodes.Ldind_I8);
-                il.Emit(OpCodes.Stloc, _reg[d.Rd]!);
-            }
-
-            il.Emit(OpCodes.Ldloc, _status);
-            il.Emit(OpCodes.Brtrue, EarlyExitStub(i, d));
         }
 
         private void EmitBranch(int i, DecodedInstruction d)
@@ -702,42 +627,21 @@ internal static unsafe class BlockEmitter
             }
         }
 
-        /// <summary>Writes a register's local back to the register file if the block changed it so far.</summary>
-        private void Spill(int r)
+        /// <summary>
+        /// Instruction <paramref name="i"/> missed the inline TLB probe (a page not cached for this access, MMIO, a
+        /// page holding translated code, a misaligned access at a page end): the block exits before it (the
+        /// <paramref name="i"/> before it consumed and retired) and the dispatcher has the interpreter execute it,
+        /// with every side effect (page walk, trap, device access, invalidation, quantum end) exactly the
+        /// interpreter's. Compiled code therefore calls nothing, and the JIT can keep guest registers in host
+        /// registers across the whole block.
+        /// </summary>
+        private void LeaveToInterpreter(Label slow, int i, DecodedInstruction d) => _outOfLine.Add(() =>
         {
-            if (r != 0 && _written[r])
-            {
-                il.Emit(OpCodes.Ldarg_2);
-                il.Emit(OpCodes.Ldc_I4, r * 8);
-                il.Emit(OpCodes.Add);
-                il.Emit(OpCodes.Ldloc, _reg[r]!);
-                il.Emit(OpCodes.Stind_I8);
-            }
-        }
-
-        /// <summary>Instruction <paramref name="i"/> trapped: it consumed budget but did not retire; pc stays on it.</summary>
-        private Label TrapStub(int i, DecodedInstruction d)
-        {
-            var label = il.DefineLabel();
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(label);
-                EmitExit(d.Pc, -(i + 1), i);
-            });
-            return label;
-        }
-
-        /// <summary>Instruction <paramref name="i"/> completed but the hart asked the block to stop (interrupt may be takeable, code changed).</summary>
-        private Label EarlyExitStub(int i, DecodedInstruction d)
-        {
-            var label = il.DefineLabel();
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(label);
-                EmitExit(d.Next, i + 1, i + 1);
-            });
-            return label;
-        }
+            il.MarkLabel(slow);
+            il.Emit(OpCodes.Ldc_I4_1);
+            il.Emit(OpCodes.Stloc, _step);
+            EmitExit(d.Pc, i, i);
+        });
 
         /// <summary>
         /// Control leaves the block for <paramref name="target"/> (known now) after <paramref name="count"/>
