@@ -437,7 +437,7 @@ internal static unsafe class BlockEmitter
         private void EmitLoad(int i, DecodedInstruction d)
         {
             var slow = il.DefineLabel();
-            EmitAddressAndProbe(d.Rs1, d.ImmI, _readTlb!, slow);
+            EmitAddressAndProbe(d.Rs1, d.ImmI, 1 << (int)(d.Funct3 & 3), _readTlb!, slow);
 
             EmitHostPointer();
             switch (d.Funct3)
@@ -460,7 +460,7 @@ internal static unsafe class BlockEmitter
         {
             int size = 1 << (int)d.Funct3;
             var slow = il.DefineLabel();
-            EmitAddressAndProbe(d.Rs1, d.ImmS, _writeTlb!, slow);
+            EmitAddressAndProbe(d.Rs1, d.ImmS, size, _writeTlb!, slow);
 
             EmitHostPointer();
             LoadReg(d.Rs2);
@@ -489,7 +489,7 @@ internal static unsafe class BlockEmitter
         }
 
         /// <summary>va = rs1 + imm; entry = the TLB slot for va; branches to <paramref name="slow"/> unless it hits for a within-page access.</summary>
-        private void EmitAddressAndProbe(int rs1, long imm, LocalBuilder tlb, Label slow)
+        private void EmitAddressAndProbe(int rs1, long imm, int size, LocalBuilder tlb, Label slow)
         {
             LoadReg(rs1);
             if (imm != 0)
@@ -517,13 +517,17 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Shr_Un);
             il.Emit(OpCodes.Bne_Un, slow);
 
-            // The interpreter's condition exactly (any size at offset <= 0xFF8), so both modes take the slow path
-            // (a fresh page walk) for the same accesses.
-            il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Ldc_I8, 0xFFFL);
-            il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Ldc_I8, 0xFF8L);
-            il.Emit(OpCodes.Bgt_Un, slow);
+            // The access must lie within the page (a byte always does). A hit means the page is mapped for this
+            // access, so the result is the interpreter's (its slow path would find the same entry; a write entry
+            // exists only for a page already reported written in this dirty generation and not holding code).
+            if (size > 1)
+            {
+                il.Emit(OpCodes.Ldloc, _va);
+                il.Emit(OpCodes.Ldc_I8, 0xFFFL);
+                il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Ldc_I8, 0x1000L - size);
+                il.Emit(OpCodes.Bgt_Un, slow);
+            }
         }
 
         private void EmitBranch(int i, DecodedInstruction d)
