@@ -95,11 +95,20 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Ret);
             il.MarkLabel(run);
 
+            for (int i = 0; i < block.Length; i++)
+            {
+                _index[block[i].Pc] = i;
+            }
+
+            // Every register an instruction really reads or writes (not the immediate bits that sit where an
+            // R-type's rs2 would be) gets a local loaded at entry: exits write back every register the block
+            // writes, so even one written before it is read needs its old value for the exits before the write.
             foreach (var d in block)
             {
-                foreach (int r in new[] { d.Rd, d.Rs1, d.Rs2 })
+                uint used = Reads(d) | Writes(d);
+                for (int r = 1; r < 32; r++)
                 {
-                    if (r != 0 && _reg[r] is null)
+                    if ((used & (1u << r)) != 0 && _reg[r] is null)
                     {
                         _reg[r] = il.DeclareLocal(typeof(ulong));
                         il.Emit(OpCodes.Ldarg_2);
@@ -130,7 +139,6 @@ internal static unsafe class BlockEmitter
             for (int i = 0; i < block.Length; i++)
             {
                 _starts[i] = il.DefineLabel();
-                _index[block[i].Pc] = i;
             }
 
             bool ended = false;
@@ -194,6 +202,21 @@ internal static unsafe class BlockEmitter
                 il.Emit(OpCodes.Ret);
             }
         }
+
+        /// <summary>The registers (bit r) instruction <paramref name="d"/> reads.</summary>
+        private static uint Reads(DecodedInstruction d) => d.Opcode switch
+        {
+            0x33 or 0x3B or 0x23 or 0x63 => (1u << d.Rs1) | (1u << d.Rs2),
+            0x13 or 0x1B or 0x03 or 0x67 => 1u << d.Rs1,
+            _ => 0,
+        };
+
+        /// <summary>The registers (bit r, never x0) instruction <paramref name="d"/> writes.</summary>
+        private static uint Writes(DecodedInstruction d) => d.Opcode switch
+        {
+            0x13 or 0x1B or 0x33 or 0x3B or 0x37 or 0x17 or 0x03 or 0x6F or 0x67 => (1u << d.Rd) & ~1u,
+            _ => 0,
+        };
 
         /// <summary>Stores every register the block wrote back to the register file and adds the retired instructions (_retired + _done) to instret.</summary>
         private void EmitWriteBack()
