@@ -56,7 +56,8 @@ internal static unsafe class BlockEmitter
     {
         private readonly ILGenerator il = method.GetILGenerator();
         private LocalBuilder _next = null!, _left = null!;
-        private Label _chain;
+        private Label _chainCheck;
+        private LocalBuilder _exitNumber = null!;
 
         /// <summary>Virtual addresses of the chainable exits, by exit number.</summary>
         public List<ulong> ExitTargets { get; } = [];
@@ -65,7 +66,7 @@ internal static unsafe class BlockEmitter
         private readonly bool[] _written = new bool[32];
         private readonly List<Action> _outOfLine = [];
         private LocalBuilder _va = null!, _entry = null!, _target = null!;
-        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!, _step = null!;
+        private LocalBuilder _exitPc = null!, _retired = null!, _done = null!, _step = null!;
         private Label[] _starts = [];
         private readonly Dictionary<ulong, int> _index = [];
         private LocalBuilder? _readTlb, _writeTlb;
@@ -78,14 +79,14 @@ internal static unsafe class BlockEmitter
             _step = il.DeclareLocal(typeof(bool)); // exit leaves the instruction at pc to the interpreter
                         _target = il.DeclareLocal(typeof(ulong));
             _exitPc = il.DeclareLocal(typeof(ulong));
-            _result = il.DeclareLocal(typeof(int));
             _retired = il.DeclareLocal(typeof(int));
             _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop
             _epilogue = il.DefineLabel();
 
             _next = il.DeclareLocal(typeof(TranslatedBlock));
             _left = il.DeclareLocal(typeof(int));
-            _chain = il.DefineLabel();
+            _chainCheck = il.DefineLabel();
+            _exitNumber = il.DeclareLocal(typeof(int));
 
             // A null hart only forces the JIT to compile this method.
             var run = il.DefineLabel();
@@ -164,11 +165,11 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Ldloc, _exitPc);
             il.Emit(OpCodes.Stfld, PcField);
 
-            // Budget left = budget - (result + done); an exit that leaves the next instruction to the interpreter
+            // Budget left = budget - (retired + done); an exit that leaves the next instruction to the interpreter
             // returns its complement.
             var step = il.DefineLabel();
             il.Emit(OpCodes.Ldarg_3);
-            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldloc, _retired);
             il.Emit(OpCodes.Sub);
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Sub);
@@ -181,9 +182,31 @@ internal static unsafe class BlockEmitter
 
             if (ExitTargets.Count > 0)
             {
+                // A static exit within the page: chain when the target block is compiled and fits in what is left.
+                il.MarkLabel(_chainCheck);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, ExitsField);
+                il.Emit(OpCodes.Ldloc, _exitNumber);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(OpCodes.Stloc, _next);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Brfalse, _epilogue);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, FunctionField);
+                il.Emit(OpCodes.Brfalse, _epilogue);
+                il.Emit(OpCodes.Ldarg_3);
+                il.Emit(OpCodes.Ldloc, _done);
+                il.Emit(OpCodes.Sub);
+                il.Emit(OpCodes.Ldloc, _retired);
+                il.Emit(OpCodes.Sub);
+                il.Emit(OpCodes.Stloc, _left);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, LengthField);
+                il.Emit(OpCodes.Ldloc, _left);
+                il.Emit(OpCodes.Bgt, _epilogue);
+
                 // Chaining: _next is a compiled block of this page that fits in _left; registers go back to the
                 // register file (the next block loads what it needs) and the next block's code replaces this frame.
-                il.MarkLabel(_chain);
                 EmitWriteBack();
                 il.Emit(OpCodes.Ldarg_1);
                 il.Emit(OpCodes.Ldarg_1);
@@ -296,7 +319,7 @@ internal static unsafe class BlockEmitter
                     }
 
                     il.Emit(OpCodes.Ldloc, _target);
-                    EmitDynamicExit(i + 1, i + 1);
+                    EmitDynamicExit(i + 1);
                     return true;
                 default:
                     throw new InvalidOperationException($"opcode 0x{d.Opcode:x2} at 0x{d.Pc:x} is not translatable (decoder and emitter disagree)");
@@ -614,7 +637,7 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Ldarg_3);
             il.Emit(OpCodes.Ble, _starts[k]);
-            EmitExit(target, k, k);
+            EmitExit(target, k);
         }
 
         private void ShiftAmount(int mask)
@@ -667,7 +690,7 @@ internal static unsafe class BlockEmitter
             il.MarkLabel(slow);
             il.Emit(OpCodes.Ldc_I4_1);
             il.Emit(OpCodes.Stloc, _step);
-            EmitExit(d.Pc, i, i);
+            EmitExit(d.Pc, i);
         });
 
         /// <summary>
@@ -679,52 +702,33 @@ internal static unsafe class BlockEmitter
         {
             if ((target >> 12) != (block[0].Pc >> 12))
             {
-                EmitExit(target, count, count);
+                EmitExit(target, count);
                 return;
             }
 
-            int exit = ExitTargets.Count;
+            // The exit number, pc and count go to locals; one shared check per method decides (keeps the IL, and
+            // the JIT's work, small).
+            il.Emit(OpCodes.Ldc_I4, ExitTargets.Count);
+            il.Emit(OpCodes.Stloc, _exitNumber);
             ExitTargets.Add(target);
-            var plain = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldfld, ExitsField);
-            il.Emit(OpCodes.Ldc_I4, exit);
-            il.Emit(OpCodes.Ldelem_Ref);
-            il.Emit(OpCodes.Stloc, _next);
-            il.Emit(OpCodes.Ldloc, _next);
-            il.Emit(OpCodes.Brfalse, plain);
-            il.Emit(OpCodes.Ldloc, _next);
-            il.Emit(OpCodes.Ldfld, FunctionField);
-            il.Emit(OpCodes.Brfalse, plain);
-            il.Emit(OpCodes.Ldarg_3);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Sub);
-            il.Emit(OpCodes.Ldc_I4, count);
-            il.Emit(OpCodes.Sub);
-            il.Emit(OpCodes.Stloc, _left);
-            il.Emit(OpCodes.Ldloc, _next);
-            il.Emit(OpCodes.Ldfld, LengthField);
-            il.Emit(OpCodes.Ldloc, _left);
-            il.Emit(OpCodes.Bgt, plain);
+            il.Emit(OpCodes.Ldc_I8, (long)target);
+            il.Emit(OpCodes.Stloc, _exitPc);
             il.Emit(OpCodes.Ldc_I4, count);
             il.Emit(OpCodes.Stloc, _retired);
-            il.Emit(OpCodes.Br, _chain);
-            il.MarkLabel(plain);
-            EmitExit(target, count, count);
+            il.Emit(OpCodes.Br, _chainCheck);
         }
 
-        private void EmitExit(ulong pc, int result, int retired)
+        /// <summary>Exits to <paramref name="pc"/> with <paramref name="retired"/> instructions (plus <c>_done</c>) consumed and retired.</summary>
+        private void EmitExit(ulong pc, int retired)
         {
             il.Emit(OpCodes.Ldc_I8, (long)pc);
-            EmitDynamicExit(result, retired);
+            EmitDynamicExit(retired);
         }
 
         /// <summary>Exits with the pc on the IL stack.</summary>
-        private void EmitDynamicExit(int result, int retired)
+        private void EmitDynamicExit(int retired)
         {
             il.Emit(OpCodes.Stloc, _exitPc);
-            il.Emit(OpCodes.Ldc_I4, result);
-            il.Emit(OpCodes.Stloc, _result);
             il.Emit(OpCodes.Ldc_I4, retired);
             il.Emit(OpCodes.Stloc, _retired);
             il.Emit(OpCodes.Br, _epilogue);
