@@ -303,6 +303,11 @@ internal static unsafe class BlockEmitter
                         StoreReg(d.Rd);
                     }
 
+                    if (i + 1 < block.Length && block[i + 1].Pc == d.Pc + (ulong)d.ImmJ)
+                    {
+                        return false; // the decoder followed the jump: its target is the next instruction here
+                    }
+
                     EmitJumpTo(d.Pc + (ulong)d.ImmJ, i);
                     return true;
                 case 0x67:
