@@ -95,10 +95,6 @@ public sealed unsafe partial class Hart
                     {
                         h = 0; // not translatable: let the interpreter run through here for a while
                     }
-                    else if ((block.Work += (long)h * block.Length) < cache.CompileWork)
-                    {
-                        h = 0; // not yet enough work here to repay compiling it: count another round
-                    }
                     else
                     {
                         cache.Compile(block);

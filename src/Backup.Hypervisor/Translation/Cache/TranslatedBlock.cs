@@ -37,12 +37,6 @@ internal sealed unsafe class TranslatedBlock(ulong physical, ulong virtualAddres
     /// <summary>Host address of the first instruction's bytes: the identity a fetch-TLB hit is checked against.</summary>
     public byte* Host { get; } = host;
 
-    /// <summary>
-    /// Instructions (estimated as arrivals times <see cref="Length"/>) the interpreter ran from here so far, counted
-    /// each time the block's heat counter reached the threshold; compared with <see cref="TranslationCache.CompileWork"/>.
-    /// </summary>
-    public long Work { get; set; }
-
     /// <summary>True once the block was handed to the background compiler (it is not queued twice).</summary>
     public bool Queued { get; set; }
 

@@ -21,14 +21,6 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
     /// <summary>Arrivals (after branches and jumps) at a block before it is compiled, unless the hart says otherwise.</summary>
     public const int DefaultHotThreshold = 5000;
 
-    /// <summary>
-    /// With background compilation (a running VM), the estimated instructions a block must have run interpreted
-    /// before it is compiled: compiling one costs about 0.4-0.8 ms of JIT, which running compiled instead of
-    /// interpreted (about 4 ns saved per instruction) repays after roughly this many instructions, so lukewarm code
-    /// (most of a Linux boot) stays interpreted while hot loops still compile within a few thousand arrivals.
-    /// </summary>
-    public const long DefaultCompileWork = 100_000;
-
     private const int JumpCacheSize = 1 << 14;
 
     /// <summary>Heat counters are indexed by (virtual pc &gt;&gt; 1) &amp; HeatMask (collisions only make code hot sooner).</summary>
@@ -54,9 +46,6 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
 
     /// <summary>Arrivals (after branches and jumps) at a block before it is compiled.</summary>
     public int HotThreshold { get; }
-
-    /// <summary>Estimated instructions a hot block must have run before it is compiled (0: at once, as tests want).</summary>
-    public long CompileWork => Background ? DefaultCompileWork : 0;
 
     /// <summary>True: hot blocks are compiled by <see cref="BackgroundCompiler"/> while the guest runs on interpreted.</summary>
     public bool Background { get; }
