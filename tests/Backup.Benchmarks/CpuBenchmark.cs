@@ -4,6 +4,7 @@ using System.Text;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Timing;
 using Backup.Hypervisor.Translation;
+using Backup.Hypervisor.Translation.Cache;
 using Backup.Hypervisor.Translation.Decode;
 using Backup.Hypervisor.Translation.Emit;
 
@@ -94,7 +95,7 @@ public static class CpuBenchmark
         if (mode == ExecutionMode.Translated)
         {
             var s = vm.Harts[0].TranslationStatistics;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"translated run: {s.BlocksCompiled} blocks compiled in {s.CompileTime.TotalMilliseconds:F0} ms (background), {s.InstructionsTranslated / 1e6:F1} M of {vm.RetiredInstructions / 1e6:F1} M instructions ran compiled, {s.BlockRuns / 1e6:F2} M block runs"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"translated run: {s.BlocksCompiled} blocks compiled in {s.CompileTime.TotalMilliseconds:F0} ms (background), {s.InstructionsTranslated / 1e6:F1} M of {vm.RetiredInstructions / 1e6:F1} M instructions ran compiled, {s.BlockRuns / 1e6:F2} M block runs, {s.ChainedBlockRuns / 1e6:F2} M of them chained from another block's code"));
         }
 
         return (seconds, vm.RetiredInstructions, line);
@@ -142,11 +143,11 @@ public static class CpuBenchmark
             }
         }
 
-        BlockEmitter.Emit(blocks[0])(null, null, 0); // warm the emitter itself
+        _ = BlockEmitter.Emit(blocks[0], new TranslatedBlock(0, 0, null, 0)); // warm the emitter itself
         var stopwatch = Stopwatch.StartNew();
         foreach (var block in blocks)
         {
-            BlockEmitter.Emit(block)(null, null, 0);
+            _ = BlockEmitter.Emit(block, new TranslatedBlock(0, 0, null, 0));
         }
 
         double perBlock = stopwatch.Elapsed.TotalMicroseconds / blocks.Count;

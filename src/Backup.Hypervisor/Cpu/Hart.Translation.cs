@@ -16,6 +16,9 @@ public sealed unsafe partial class Hart
 
     private TranslationCache? _translation;
 
+    // Blocks entered straight from another block's code (chained), counted by compiled code.
+    internal long _blocksChained;
+
     // The translating tier's heat counters (by virtual target pc) and threshold, read by the interpreter at taken
     // branches and jumps; null in interpreter mode.
     private ushort[]? _heat;
@@ -25,7 +28,7 @@ public sealed unsafe partial class Hart
     public ExecutionMode ExecutionMode => _translation is null ? ExecutionMode.Interpreter : ExecutionMode.Translated;
 
     /// <summary>What the translating tier did so far (all zero in interpreter mode).</summary>
-    public TranslationStatistics TranslationStatistics => _translation?.Statistics ?? default;
+    public TranslationStatistics TranslationStatistics => _translation?.Statistics(_blocksChained) ?? default;
 
     /// <summary>
     /// Switches the hart to the translating tier (before it runs; the mode of a hart never changes back). A block is
@@ -59,6 +62,7 @@ public sealed unsafe partial class Hart
     private int RunTranslated(int budget)
     {
         var cache = _translation!;
+        cache.ReleaseRetiredCode(); // no compiled code is running now
         if (!cache.Completed.IsEmpty)
         {
             cache.InstallCompleted();
@@ -103,19 +107,22 @@ public sealed unsafe partial class Hart
 
                 if (block.Function is { } function && block.Length <= remaining)
                 {
-                    int result = function(this, x, remaining);
+                    // The block, and the blocks it chains into, run until one exits to here.
+                    int left = function(this, x, remaining);
                     cache.BlockRuns++;
-                    if (result > 0)
+                    bool step = left < 0;
+                    if (step)
                     {
-                        used += result;
-                        cache.InstructionsTranslated += result;
+                        left = ~left;
                     }
-                    else
+
+                    used += remaining - left;
+                    cache.InstructionsTranslated += remaining - left;
+                    if (step)
                     {
-                        used -= result;
-                        cache.InstructionsTranslated -= result + 1;
-                        x[0] = 0;
-                        _pc = TakeTrap(_pc);
+                        // Compiled code left this load or store to the interpreter (TLB miss, MMIO, code page, page
+                        // end): it runs here with all its side effects, traps included.
+                        used += Interpret(1);
                     }
                 }
                 else
@@ -131,50 +138,6 @@ public sealed unsafe partial class Hart
         }
 
         return used;
-    }
-
-    /// <summary>A translated block's load that missed the inline TLB probe: 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    internal int LoadForBlock(ulong va, uint f3, out ulong value)
-    {
-        int generation = _translation!.CodeGeneration;
-        if (!LoadSlow(va, f3, out value))
-        {
-            return 1;
-        }
-
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
-    }
-
-    /// <summary>A translated block's store that missed the inline TLB probe: 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    internal int StoreForBlock(ulong va, int size, ulong value)
-    {
-        int generation = _translation!.CodeGeneration;
-        if (!StoreSlow(va, size, value))
-        {
-            return 1;
-        }
-
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
-    }
-
-    /// <summary>A translated block's AMO/LR/SC (registers in the register file): 0 done, 1 trapped, 2 done but the block must stop.</summary>
-    internal int AtomicForBlock(uint inst)
-    {
-        int generation = _translation!.CodeGeneration;
-        switch (ExecuteAtomic(inst))
-        {
-            case StepResult.Trap:
-                _x[0] = 0;
-                return 1;
-            case StepResult.Illegal:
-                _trapCause = TrapCause.IllegalInstruction;
-                _trapValue = inst;
-                _x[0] = 0;
-                return 1;
-        }
-
-        _x[0] = 0;
-        return _breakQuantum || generation != _translation.CodeGeneration ? 2 : 0;
     }
 
     /// <summary>Drops every cached write permission that leads to the host page at <paramref name="hostPage"/> (it now holds translated code).</summary>

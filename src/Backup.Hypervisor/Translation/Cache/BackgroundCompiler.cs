@@ -33,9 +33,8 @@ internal static unsafe class BackgroundCompiler
         foreach (var job in Queue.GetConsumingEnumerable())
         {
             long start = Stopwatch.GetTimestamp();
-            var function = BlockEmitter.Emit(job.Instructions);
-            function(null, null, 0); // JIT now, on this thread
-            job.Owner.Completed.Enqueue(new CompiledBlock(job.Block, function, job.Instructions.Length, Stopwatch.GetTimestamp() - start));
+            var code = BlockEmitter.Emit(job.Instructions, job.Block); // emits and JIT-compiles, on this thread
+            job.Owner.Completed.Enqueue(new CompiledBlock(job.Block, code, job.Instructions.Length, Stopwatch.GetTimestamp() - start));
         }
     }
 
@@ -43,4 +42,4 @@ internal static unsafe class BackgroundCompiler
 }
 
 /// <summary>A block the background compiler finished, waiting to be installed by its hart.</summary>
-internal sealed record CompiledBlock(TranslatedBlock Block, BlockFunction Function, int Instructions, long CompileTicks);
+internal sealed record CompiledBlock(TranslatedBlock Block, EmittedBlock Code, int Instructions, long CompileTicks);

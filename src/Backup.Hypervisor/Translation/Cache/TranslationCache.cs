@@ -31,6 +31,7 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
     private readonly Dictionary<(ulong Physical, ulong Virtual), TranslatedBlock> _blocks = [];
     private readonly Dictionary<ulong, List<TranslatedBlock>> _byPage = [];
     private readonly TranslatedBlock?[] _jumpCache = new TranslatedBlock?[JumpCacheSize];
+    private readonly List<BlockFunction> _retiredCode = [];
 
     private long _blocksCompiled, _instructionsCompiled, _compileTicks, _pagesInvalidated, _blocksInvalidated;
 
@@ -64,8 +65,21 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
     /// <summary>Instructions executed by compiled blocks (counted by the hart's dispatcher).</summary>
     public long InstructionsTranslated { get; set; }
 
-    public TranslationStatistics Statistics => new(
-        _blocksCompiled, _instructionsCompiled, Stopwatch.GetElapsedTime(0, _compileTicks), BlockRuns, InstructionsTranslated, _pagesInvalidated, _blocksInvalidated);
+    /// <summary>The figures so far; <paramref name="chained"/> is the hart's count of chained block runs.</summary>
+    public TranslationStatistics Statistics(long chained) => new(
+        _blocksCompiled, _instructionsCompiled, Stopwatch.GetElapsedTime(0, _compileTicks), BlockRuns + chained, InstructionsTranslated, _pagesInvalidated, _blocksInvalidated, chained);
+
+    /// <summary>
+    /// Forgets the code of blocks invalidated since the last call (called by the dispatcher when no compiled code
+    /// is running: an invalidated block may still be executing until it reaches its next exit).
+    /// </summary>
+    public void ReleaseRetiredCode()
+    {
+        if (_retiredCode.Count > 0)
+        {
+            _retiredCode.Clear();
+        }
+    }
 
     /// <summary>The block at virtual <paramref name="pc"/>, whose bytes the fetch TLB places at <paramref name="host"/>.</summary>
     public TranslatedBlock Lookup(ulong pc, byte* host)
@@ -77,8 +91,14 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
             return block;
         }
 
-        ulong physical = _ram.Base + (ulong)(host - _ram.Pointer);
-        if (!_blocks.TryGetValue((physical, pc), out block))
+        block = GetOrCreate(_ram.Base + (ulong)(host - _ram.Pointer), pc, host);
+        _jumpCache[slot] = block;
+        return block;
+    }
+
+    private TranslatedBlock GetOrCreate(ulong physical, ulong pc, byte* host)
+    {
+        if (!_blocks.TryGetValue((physical, pc), out var block))
         {
             block = new TranslatedBlock(physical, pc, host, BlockDecoder.MeasureLength(host, pc));
             _blocks.Add((physical, pc), block);
@@ -91,7 +111,6 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
             list.Add(block);
         }
 
-        _jumpCache[slot] = block;
         return block;
     }
 
@@ -118,9 +137,8 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
             return true;
         }
 
-        var function = BlockEmitter.Emit(instructions);
-        function(null, null, 0); // JIT-compiles the method now, so its cost is measured here
-        Install(new CompiledBlock(block, function, instructions.Length, Stopwatch.GetTimestamp() - start));
+        var code = BlockEmitter.Emit(instructions, block); // emits and JIT-compiles now, so its cost is measured here
+        Install(new CompiledBlock(block, code, instructions.Length, Stopwatch.GetTimestamp() - start));
         return true;
     }
 
@@ -138,10 +156,22 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
         _compileTicks += compiled.CompileTicks;
         _blocksCompiled++;
         _instructionsCompiled += compiled.Instructions;
-        if (compiled.Block.Valid)
+        var block = compiled.Block;
+        if (block.Valid)
         {
             // Still matches guest memory: any write to the page since it was protected invalidated the block.
-            compiled.Block.Function = compiled.Function;
+            // Its static exits within the page get their target blocks (created cold if new), so the code chains
+            // into each once that one is compiled too; a write to the page invalidates them all together.
+            var targets = compiled.Code.ExitTargets;
+            var exits = new TranslatedBlock?[targets.Length];
+            for (int e = 0; e < targets.Length; e++)
+            {
+                long offset = (long)(targets[e] - block.Virtual);
+                exits[e] = GetOrCreate(block.Physical + (ulong)offset, targets[e], block.Host + offset);
+            }
+
+            block.Exits = exits;
+            block.Function = compiled.Code.Function;
         }
     }
 
@@ -153,7 +183,7 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
     {
         foreach (var block in _blocks.Values)
         {
-            block.Valid = false;
+            Retire(block);
         }
 
         _blocks.Clear();
@@ -176,8 +206,7 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
 
         foreach (var block in list)
         {
-            block.Valid = false;
-            block.Function = null;
+            Retire(block);
             _blocks.Remove((block.Physical, block.Virtual));
             Heat[(int)((block.Virtual >> 1) & HeatMask)] = 0; // the new code has to become hot again
             int slot = (int)((block.Virtual >> 1) & (JumpCacheSize - 1));
@@ -190,5 +219,16 @@ internal sealed unsafe class TranslationCache : ICodePageObserver
         _pagesInvalidated++;
         _blocksInvalidated += list.Count;
         CodeGeneration++;
+    }
+
+    /// <summary>A block whose code no longer matches guest memory: nothing may enter it again, and its code is freed once it cannot be running.</summary>
+    private void Retire(TranslatedBlock block)
+    {
+        block.Valid = false;
+        if (block.Function is { } code)
+        {
+            _retiredCode.Add(code);
+            block.Function = null;
+        }
     }
 }

@@ -1,6 +1,10 @@
 namespace Backup.Hypervisor.Translation.Cache;
 
-/// <summary>What one hart's translating tier did: compiled blocks, compile cost, and invalidations.</summary>
+/// <summary>
+/// What one hart's translating tier did: compiled blocks, compile cost, block runs (<see cref="BlockRuns"/> counts
+/// every run, <see cref="ChainedBlockRuns"/> those entered straight from another block's code rather than from the
+/// dispatcher), and invalidations.
+/// </summary>
 public readonly record struct TranslationStatistics(
     long BlocksCompiled,
     long InstructionsCompiled,
@@ -8,7 +12,8 @@ public readonly record struct TranslationStatistics(
     long BlockRuns,
     long InstructionsTranslated,
     long PagesInvalidated,
-    long BlocksInvalidated)
+    long BlocksInvalidated,
+    long ChainedBlockRuns = 0)
 {
     /// <summary>Average compile (IL emission plus JIT) time per block.</summary>
     public TimeSpan CompileTimePerBlock => BlocksCompiled == 0 ? TimeSpan.Zero : CompileTime / BlocksCompiled;
@@ -21,5 +26,6 @@ public readonly record struct TranslationStatistics(
         BlockRuns + other.BlockRuns,
         InstructionsTranslated + other.InstructionsTranslated,
         PagesInvalidated + other.PagesInvalidated,
-        BlocksInvalidated + other.BlocksInvalidated);
+        BlocksInvalidated + other.BlocksInvalidated,
+        ChainedBlockRuns + other.ChainedBlockRuns);
 }

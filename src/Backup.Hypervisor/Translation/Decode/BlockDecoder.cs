@@ -4,9 +4,10 @@ namespace Backup.Hypervisor.Translation.Decode;
 
 /// <summary>
 /// Finds the extent of a translatable block in guest memory: the instructions from a start address along the
-/// fall-through path (a taken conditional branch is a side exit) up to and including the first JAL or JALR,
-/// never crossing the 4 KiB page (so a block depends on one physical
-/// page and one fetch permission). Instructions the translator leaves to the interpreter end a block before
+/// fall-through path (a taken conditional branch leaves it), through JALs to new instructions of the same page, up
+/// to and including the first JALR, JAL out of the page or back into the block, or conditional branch back into
+/// the block (a loop's latch); at most <see cref="MaxInstructions"/>, all in one 4 KiB page (so a block depends on
+/// one physical page and one fetch permission). Instructions the translator leaves to the interpreter end a block before
 /// them: SYSTEM (CSRs, ECALL, xRET, WFI, SFENCE.VMA), FENCE.I, illegal or reserved encodings, and an instruction
 /// that straddles the page end. The legality checks mirror the interpreter's exactly, so a translated
 /// instruction never behaves differently from an interpreted one.
@@ -35,6 +36,7 @@ internal static unsafe class BlockDecoder
         int count = 0;
         int offset = (int)(pc & 0xFFF);
         int start = offset;
+        Span<short> seen = stackalloc short[MaxInstructions]; // page offsets of the instructions so far
         while (count < MaxInstructions && offset <= 0xFFE)
         {
             uint low = *(ushort*)(code + (offset - start));
@@ -63,16 +65,45 @@ internal static unsafe class BlockDecoder
             }
 
             into?.Add(new DecodedInstruction(pc + (ulong)(offset - start), inst, length));
-            count++;
-            offset += length;
+            seen[count++] = (short)offset;
+            if ((inst & 0x7F) == 0x6F)
+            {
+                // JAL: the block follows it to its target when that is a new instruction of the same page (the
+                // jump is then just its link register write); otherwise the block ends here.
+                long target = offset + JumpOffset(inst);
+                if (target is < 0 or > 0xFFE || seen[..count].Contains((short)target))
+                {
+                    break;
+                }
+
+                offset = (int)target;
+                continue;
+            }
+
             if (kind == Kind.EndsBlock)
             {
                 break;
             }
+
+            if ((inst & 0x7F) == 0x63 && seen[..count].Contains((short)(offset + BranchOffset(inst))))
+            {
+                // A conditional branch back to an instruction of the block (a loop's latch) ends the block: the
+                // loop then is a method of its own, whose few live registers the JIT keeps in host registers, and
+                // the code after the loop is a block the loop chains into.
+                break;
+            }
+
+            offset += length;
         }
 
         return count;
     }
+
+    private static long BranchOffset(uint inst) =>
+        ((long)(int)(inst & 0x8000_0000) >> 19) | ((inst & 0x80) << 4) | ((inst >> 20) & 0x7E0) | ((inst >> 7) & 0x1E);
+
+    private static long JumpOffset(uint inst) =>
+        ((long)(int)(inst & 0x8000_0000) >> 11) | (inst & 0xFF000) | ((inst >> 9) & 0x800) | ((inst >> 20) & 0x7FE);
 
     private enum Kind
     {
@@ -129,9 +160,8 @@ internal static unsafe class BlockDecoder
             case 0x0F: // MISC-MEM: FENCE is a no-op here; FENCE.I is left to the interpreter
                 legal = f3 == 0;
                 break;
-            case 0x2F: // AMO
-                legal = IsLegalAtomic(inst);
-                break;
+            case 0x2F: // AMO, LR, SC: left to the interpreter (rare, and never worth a call out of compiled code)
+                return Kind.Untranslatable;
             case 0x63: // BRANCH: taken is a side exit, the block goes on along the fall-through path
                 return f3 is 2 or 3 ? Kind.Untranslatable : Kind.Straight;
             case 0x6F: // JAL
@@ -143,22 +173,5 @@ internal static unsafe class BlockDecoder
         }
 
         return legal ? Kind.Straight : Kind.Untranslatable;
-    }
-
-    private static bool IsLegalAtomic(uint inst)
-    {
-        uint f3 = (inst >> 12) & 7;
-        if (f3 is not (2 or 3))
-        {
-            return false;
-        }
-
-        uint funct5 = inst >> 27;
-        if (funct5 is not (0x00 or 0x01 or 0x02 or 0x03 or 0x04 or 0x08 or 0x0C or 0x10 or 0x14 or 0x18 or 0x1C))
-        {
-            return false;
-        }
-
-        return funct5 != 0x02 || ((inst >> 20) & 31) == 0; // LR needs rs2 = 0
     }
 }

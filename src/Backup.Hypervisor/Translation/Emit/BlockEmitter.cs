@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using Backup.Hypervisor.Cpu;
 using Backup.Hypervisor.Mmu;
+using Backup.Hypervisor.Translation.Cache;
 using Backup.Hypervisor.Translation.Decode;
 
 namespace Backup.Hypervisor.Translation.Emit;
@@ -19,35 +20,55 @@ internal static unsafe class BlockEmitter
     private static readonly FieldInfo InstretField = typeof(Hart).GetField(nameof(Hart._instret), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo ReadTlbField = typeof(Hart).GetField(nameof(Hart._readTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo WriteTlbField = typeof(Hart).GetField(nameof(Hart._writeTlb), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo LoadSlow = typeof(Hart).GetMethod(nameof(Hart.LoadForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo StoreSlow = typeof(Hart).GetMethod(nameof(Hart.StoreForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
-    private static readonly MethodInfo Atomic = typeof(Hart).GetMethod(nameof(Hart.AtomicForBlock), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly MethodInfo MulDiv = typeof(Hart).GetMethod(nameof(Hart.MulDiv), BindingFlags.Static | BindingFlags.NonPublic)!;
     private static readonly MethodInfo MulDivWord = typeof(Hart).GetMethod(nameof(Hart.MulDivWord), BindingFlags.Static | BindingFlags.NonPublic)!;
 
     /// <summary>Mask selecting a TLB entry's byte offset from va &gt;&gt; 8 (entries are 16 bytes).</summary>
     private static readonly long TlbIndexMask = (Hart.TlbEntries - 1) * sizeof(TlbEntry);
 
-    public static BlockFunction Emit(DecodedInstruction[] block)
+    private static readonly FieldInfo ChainedField = typeof(Hart).GetField(nameof(Hart._blocksChained), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo ExitsField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Exits), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly FieldInfo FunctionField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Function), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo Invoke = typeof(BlockFunction).GetMethod(nameof(BlockFunction.Invoke))!;
+    private static readonly FieldInfo LengthField = typeof(TranslatedBlock).GetField(nameof(TranslatedBlock.Length), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly Type[] Parameters = [typeof(TranslatedBlock), typeof(Hart), typeof(ulong*), typeof(int)];
+
+    /// <summary>
+    /// Emits <paramref name="block"/> as the code of <paramref name="self"/> (the returned delegate is bound to it) and
+    /// has the JIT compile it now, on the calling thread.
+    /// </summary>
+    public static EmittedBlock Emit(DecodedInstruction[] block, TranslatedBlock self)
     {
         if (block.Length == 0)
         {
             throw new ArgumentException("a block needs at least one instruction", nameof(block));
         }
 
-        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), [typeof(Hart), typeof(ulong*), typeof(int)], typeof(Hart).Module, skipVisibility: true);
-        new Builder(method.GetILGenerator(), block).Build();
-        return method.CreateDelegate<BlockFunction>();
+        var method = new DynamicMethod($"guest_{block[0].Pc:x}", typeof(int), Parameters, typeof(Hart).Module, skipVisibility: true);
+        var builder = new Builder(method, block);
+        builder.Build();
+        var function = (BlockFunction)method.CreateDelegate(typeof(BlockFunction), self);
+        function(null, null, 0); // JIT-compiles the method now
+        return new EmittedBlock(function, [.. builder.ExitTargets]);
     }
 
-    private sealed class Builder(ILGenerator il, DecodedInstruction[] block)
+    private sealed class Builder(DynamicMethod method, DecodedInstruction[] block)
     {
+        private readonly ILGenerator il = method.GetILGenerator();
+        private LocalBuilder _next = null!, _left = null!;
+        private Label _chainCheck;
+        private LocalBuilder _exitNumber = null!;
+
+        /// <summary>Virtual addresses of the chainable exits, by exit number.</summary>
+        public List<ulong> ExitTargets { get; } = [];
+
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[32];
         private readonly bool[] _written = new bool[32];
         private readonly List<Action> _outOfLine = [];
-        private LocalBuilder _va = null!, _entry = null!, _status = null!, _loaded = null!, _target = null!;
-        private LocalBuilder _exitPc = null!, _result = null!, _retired = null!, _done = null!;
-        private Label _head;
+        private LocalBuilder _va = null!, _entry = null!, _target = null!;
+        private LocalBuilder _exitPc = null!, _retired = null!, _done = null!, _step = null!;
+        private Label[] _starts = [];
+        private readonly Dictionary<ulong, int> _index = [];
         private LocalBuilder? _readTlb, _writeTlb;
         private Label _epilogue;
 
@@ -55,31 +76,43 @@ internal static unsafe class BlockEmitter
         {
             _va = il.DeclareLocal(typeof(ulong));
             _entry = il.DeclareLocal(typeof(byte*));
-            _status = il.DeclareLocal(typeof(int));
-            _loaded = il.DeclareLocal(typeof(ulong));
-            _target = il.DeclareLocal(typeof(ulong));
+            _step = il.DeclareLocal(typeof(bool)); // exit leaves the instruction at pc to the interpreter
+                        _target = il.DeclareLocal(typeof(ulong));
             _exitPc = il.DeclareLocal(typeof(ulong));
-            _result = il.DeclareLocal(typeof(int));
             _retired = il.DeclareLocal(typeof(int));
             _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop
             _epilogue = il.DefineLabel();
 
+            _next = il.DeclareLocal(typeof(TranslatedBlock));
+            _left = il.DeclareLocal(typeof(int));
+            _chainCheck = il.DefineLabel();
+            _exitNumber = il.DeclareLocal(typeof(int));
+
             // A null hart only forces the JIT to compile this method.
             var run = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Brtrue, run);
             il.Emit(OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Ret);
             il.MarkLabel(run);
 
+            for (int i = 0; i < block.Length; i++)
+            {
+                _index[block[i].Pc] = i;
+            }
+
+            // Every register an instruction really reads or writes (not the immediate bits that sit where an
+            // R-type's rs2 would be) gets a local loaded at entry: exits write back every register the block
+            // writes, so even one written before it is read needs its old value for the exits before the write.
             foreach (var d in block)
             {
-                foreach (int r in new[] { d.Rd, d.Rs1, d.Rs2 })
+                uint used = Reads(d) | Writes(d);
+                for (int r = 1; r < 32; r++)
                 {
-                    if (r != 0 && _reg[r] is null)
+                    if ((used & (1u << r)) != 0 && _reg[r] is null)
                     {
                         _reg[r] = il.DeclareLocal(typeof(ulong));
-                        il.Emit(OpCodes.Ldarg_1);
+                        il.Emit(OpCodes.Ldarg_2);
                         il.Emit(OpCodes.Ldc_I4, r * 8);
                         il.Emit(OpCodes.Add);
                         il.Emit(OpCodes.Ldind_I8);
@@ -90,30 +123,35 @@ internal static unsafe class BlockEmitter
                 if (d.Opcode == 0x03 && _readTlb is null)
                 {
                     _readTlb = il.DeclareLocal(typeof(byte*));
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldfld, ReadTlbField);
                     il.Emit(OpCodes.Stloc, _readTlb);
                 }
                 else if (d.Opcode == 0x23 && _writeTlb is null)
                 {
                     _writeTlb = il.DeclareLocal(typeof(byte*));
-                    il.Emit(OpCodes.Ldarg_0);
+                    il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldfld, WriteTlbField);
                     il.Emit(OpCodes.Stloc, _writeTlb);
                 }
             }
 
-            _head = il.DefineLabel();
-            il.MarkLabel(_head);
+            _starts = new Label[block.Length];
+            for (int i = 0; i < block.Length; i++)
+            {
+                _starts[i] = il.DefineLabel();
+            }
+
             bool ended = false;
             for (int i = 0; i < block.Length; i++)
             {
+                il.MarkLabel(_starts[i]);
                 ended = EmitInstruction(i, block[i]);
             }
 
             if (!ended)
             {
-                EmitExit(block[^1].Next, block.Length, block.Length);
+                EmitStaticExit(block[^1].Next, block.Length);
             }
 
             foreach (var emit in _outOfLine)
@@ -122,11 +160,95 @@ internal static unsafe class BlockEmitter
             }
 
             il.MarkLabel(_epilogue);
+            EmitWriteBack();
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldloc, _exitPc);
+            il.Emit(OpCodes.Stfld, PcField);
+
+            // Budget left = budget - (retired + done); an exit that leaves the next instruction to the interpreter
+            // returns its complement.
+            var step = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldloc, _retired);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ldloc, _done);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Ldloc, _step);
+            il.Emit(OpCodes.Brtrue, step);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(step);
+            il.Emit(OpCodes.Not);
+            il.Emit(OpCodes.Ret);
+
+            if (ExitTargets.Count > 0)
+            {
+                // A static exit within the page: chain when the target block is compiled and fits in what is left.
+                il.MarkLabel(_chainCheck);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, ExitsField);
+                il.Emit(OpCodes.Ldloc, _exitNumber);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(OpCodes.Stloc, _next);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Brfalse, _epilogue);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, FunctionField);
+                il.Emit(OpCodes.Brfalse, _epilogue);
+                il.Emit(OpCodes.Ldarg_3);
+                il.Emit(OpCodes.Ldloc, _done);
+                il.Emit(OpCodes.Sub);
+                il.Emit(OpCodes.Ldloc, _retired);
+                il.Emit(OpCodes.Sub);
+                il.Emit(OpCodes.Stloc, _left);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, LengthField);
+                il.Emit(OpCodes.Ldloc, _left);
+                il.Emit(OpCodes.Bgt, _epilogue);
+
+                // Chaining: _next is a compiled block of this page that fits in _left; registers go back to the
+                // register file (the next block loads what it needs) and the next block's code replaces this frame.
+                EmitWriteBack();
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldfld, ChainedField);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Conv_I8);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Stfld, ChainedField);
+                il.Emit(OpCodes.Ldloc, _next);
+                il.Emit(OpCodes.Ldfld, FunctionField);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_2);
+                il.Emit(OpCodes.Ldloc, _left);
+                il.Emit(OpCodes.Tailcall);
+                il.Emit(OpCodes.Callvirt, Invoke);
+                il.Emit(OpCodes.Ret);
+            }
+        }
+
+        /// <summary>The registers (bit r) instruction <paramref name="d"/> reads.</summary>
+        private static uint Reads(DecodedInstruction d) => d.Opcode switch
+        {
+            0x33 or 0x3B or 0x23 or 0x63 => (1u << d.Rs1) | (1u << d.Rs2),
+            0x13 or 0x1B or 0x03 or 0x67 => 1u << d.Rs1,
+            _ => 0,
+        };
+
+        /// <summary>The registers (bit r, never x0) instruction <paramref name="d"/> writes.</summary>
+        private static uint Writes(DecodedInstruction d) => d.Opcode switch
+        {
+            0x13 or 0x1B or 0x33 or 0x3B or 0x37 or 0x17 or 0x03 or 0x6F or 0x67 => (1u << d.Rd) & ~1u,
+            _ => 0,
+        };
+
+        /// <summary>Stores every register the block wrote back to the register file and adds the retired instructions (_retired + _done) to instret.</summary>
+        private void EmitWriteBack()
+        {
             for (int r = 1; r < 32; r++)
             {
                 if (_written[r])
                 {
-                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Ldarg_2);
                     il.Emit(OpCodes.Ldc_I4, r * 8);
                     il.Emit(OpCodes.Add);
                     il.Emit(OpCodes.Ldloc, _reg[r]!);
@@ -134,33 +256,15 @@ internal static unsafe class BlockEmitter
                 }
             }
 
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, InstretField);
             il.Emit(OpCodes.Ldloc, _retired);
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Conv_I8);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, InstretField);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldloc, _exitPc);
-            il.Emit(OpCodes.Stfld, PcField);
-
-            // result +/- done: earlier iterations count as consumed (and retired) too.
-            var trapped = il.DefineLabel();
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldc_I4_0);
-            il.Emit(OpCodes.Blt, trapped);
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ret);
-            il.MarkLabel(trapped);
-            il.Emit(OpCodes.Ldloc, _result);
-            il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Sub);
-            il.Emit(OpCodes.Ret);
         }
 
         /// <summary>Emits instruction <paramref name="i"/>; true when it ended the block (a jump, or a branch as the last instruction).</summary>
@@ -191,13 +295,17 @@ internal static unsafe class BlockEmitter
                 case 0x0F: return false; // FENCE: one hart at a time, accesses are in order
                 case 0x03: EmitLoad(i, d); return false;
                 case 0x23: EmitStore(i, d); return false;
-                case 0x2F: EmitAtomic(i, d); return false;
                 case 0x63: EmitBranch(i, d); return i == block.Length - 1;
                 case 0x6F:
                     if (d.Rd != 0)
                     {
                         il.Emit(OpCodes.Ldc_I8, (long)d.Next);
                         StoreReg(d.Rd);
+                    }
+
+                    if (i + 1 < block.Length && block[i + 1].Pc == d.Pc + (ulong)d.ImmJ)
+                    {
+                        return false; // the decoder followed the jump: its target is the next instruction here
                     }
 
                     EmitJumpTo(d.Pc + (ulong)d.ImmJ, i);
@@ -216,7 +324,7 @@ internal static unsafe class BlockEmitter
                     }
 
                     il.Emit(OpCodes.Ldloc, _target);
-                    EmitDynamicExit(i + 1, i + 1);
+                    EmitDynamicExit(i + 1);
                     return true;
                 default:
                     throw new InvalidOperationException($"opcode 0x{d.Opcode:x2} at 0x{d.Pc:x} is not translatable (decoder and emitter disagree)");
@@ -380,8 +488,7 @@ internal static unsafe class BlockEmitter
         private void EmitLoad(int i, DecodedInstruction d)
         {
             var slow = il.DefineLabel();
-            var done = il.DefineLabel();
-            EmitAddressAndProbe(d.Rs1, d.ImmI, _readTlb!, slow);
+            EmitAddressAndProbe(d.Rs1, d.ImmI, 1 << (int)(d.Funct3 & 3), _readTlb!, slow);
 
             EmitHostPointer();
             switch (d.Funct3)
@@ -396,36 +503,15 @@ internal static unsafe class BlockEmitter
             }
 
             StoreRegOrPop(d.Rd);
-            il.MarkLabel(done);
 
-            var trap = TrapStub(i, d);
-            var early = EarlyExitStub(i, d);
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Ldloc, _va);
-                il.Emit(OpCodes.Ldc_I4, (int)d.Funct3);
-                il.Emit(OpCodes.Ldloca, _loaded);
-                il.Emit(OpCodes.Call, LoadSlow);
-                il.Emit(OpCodes.Stloc, _status);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Ldc_I4_1);
-                il.Emit(OpCodes.Beq, trap);
-                il.Emit(OpCodes.Ldloc, _loaded);
-                StoreRegOrPop(d.Rd);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Brtrue, early);
-                il.Emit(OpCodes.Br, done);
-            });
+            LeaveToInterpreter(slow, i, d);
         }
 
         private void EmitStore(int i, DecodedInstruction d)
         {
             int size = 1 << (int)d.Funct3;
             var slow = il.DefineLabel();
-            var done = il.DefineLabel();
-            EmitAddressAndProbe(d.Rs1, d.ImmS, _writeTlb!, slow);
+            EmitAddressAndProbe(d.Rs1, d.ImmS, size, _writeTlb!, slow);
 
             EmitHostPointer();
             LoadReg(d.Rs2);
@@ -437,26 +523,8 @@ internal static unsafe class BlockEmitter
                 default: il.Emit(OpCodes.Stind_I8); break;
             }
 
-            il.MarkLabel(done);
 
-            var trap = TrapStub(i, d);
-            var early = EarlyExitStub(i, d);
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(slow);
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Ldloc, _va);
-                il.Emit(OpCodes.Ldc_I4, size);
-                LoadReg(d.Rs2);
-                il.Emit(OpCodes.Call, StoreSlow);
-                il.Emit(OpCodes.Stloc, _status);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Ldc_I4_1);
-                il.Emit(OpCodes.Beq, trap);
-                il.Emit(OpCodes.Ldloc, _status);
-                il.Emit(OpCodes.Brtrue, early);
-                il.Emit(OpCodes.Br, done);
-            });
+            LeaveToInterpreter(slow, i, d);
         }
 
         /// <summary>Fast path after a TLB hit: pushes the host pointer, the entry's addend (at offset 8) plus the virtual address.</summary>
@@ -472,7 +540,7 @@ internal static unsafe class BlockEmitter
         }
 
         /// <summary>va = rs1 + imm; entry = the TLB slot for va; branches to <paramref name="slow"/> unless it hits for a within-page access.</summary>
-        private void EmitAddressAndProbe(int rs1, long imm, LocalBuilder tlb, Label slow)
+        private void EmitAddressAndProbe(int rs1, long imm, int size, LocalBuilder tlb, Label slow)
         {
             LoadReg(rs1);
             if (imm != 0)
@@ -500,38 +568,17 @@ internal static unsafe class BlockEmitter
             il.Emit(OpCodes.Shr_Un);
             il.Emit(OpCodes.Bne_Un, slow);
 
-            // The interpreter's condition exactly (any size at offset <= 0xFF8), so both modes take the slow path
-            // (a fresh page walk) for the same accesses.
-            il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Ldc_I8, 0xFFFL);
-            il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Ldc_I8, 0xFF8L);
-            il.Emit(OpCodes.Bgt_Un, slow);
-        }
-
-        private void EmitAtomic(int i, DecodedInstruction d)
-        {
-            // The interpreter's AMO reads rs1/rs2 from the register file and writes rd there.
-            Spill(d.Rs1);
-            Spill(d.Rs2);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldc_I4, unchecked((int)d.Inst));
-            il.Emit(OpCodes.Call, Atomic);
-            il.Emit(OpCodes.Stloc, _status);
-            il.Emit(OpCodes.Ldloc, _status);
-            il.Emit(OpCodes.Ldc_I4_1);
-            il.Emit(OpCodes.Beq, TrapStub(i, d));
-            if (d.Rd != 0)
+            // The access must lie within the page (a byte always does). A hit means the page is mapped for this
+            // access, so the result is the interpreter's (its slow path would find the same entry; a write entry
+            // exists only for a page already reported written in this dirty generation and not holding code).
+            if (size > 1)
             {
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldc_I4, d.Rd * 8);
-                il.Emit(OpCodes.Add);
-                il.Emit(OpCodes.Ldind_I8);
-                il.Emit(OpCodes.Stloc, _reg[d.Rd]!);
+                il.Emit(OpCodes.Ldloc, _va);
+                il.Emit(OpCodes.Ldc_I8, 0xFFFL);
+                il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Ldc_I8, 0x1000L - size);
+                il.Emit(OpCodes.Bgt_Un, slow);
             }
-
-            il.Emit(OpCodes.Ldloc, _status);
-            il.Emit(OpCodes.Brtrue, EarlyExitStub(i, d));
         }
 
         private void EmitBranch(int i, DecodedInstruction d)
@@ -551,7 +598,7 @@ internal static unsafe class BlockEmitter
             var notTaken = il.DefineLabel();
             if (i == block.Length - 1)
             {
-                EmitExit(d.Next, i + 1, i + 1);
+                EmitStaticExit(d.Next, i + 1);
             }
             else
             {
@@ -564,29 +611,38 @@ internal static unsafe class BlockEmitter
         }
 
         /// <summary>
-        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A jump back to the
-        /// block's own start loops inside the compiled code, with the guest registers still in locals, as long as
-        /// another whole block (at most <c>block.Length</c> instructions) fits in the budget the dispatcher passed,
-        /// so the block ends exactly where the interpreter's quantum would; any other target exits to the dispatcher.
+        /// Instruction <paramref name="i"/> transfers control to <paramref name="target"/>. A target inside the block
+        /// (an instruction on its fall-through path) is reached inside the compiled code, with the guest registers
+        /// still in locals: forward at once, backward (a loop) as long as the rest of the block from there fits in
+        /// the budget the dispatcher passed, so the block ends exactly where the interpreter's quantum would. Any
+        /// other target exits. <c>_done</c> is kept so that instructions executed so far = <c>_done</c> + the index
+        /// of the instruction being executed.
         /// </summary>
         private void EmitJumpTo(ulong target, int i)
         {
-            if (target != block[0].Pc)
+            if (!_index.TryGetValue(target, out int k))
             {
-                EmitExit(target, i + 1, i + 1);
+                EmitStaticExit(target, i + 1);
                 return;
             }
 
             il.Emit(OpCodes.Ldloc, _done);
-            il.Emit(OpCodes.Ldc_I4, i + 1);
+            il.Emit(OpCodes.Ldc_I4, i + 1 - k);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stloc, _done);
+            if (k > i)
+            {
+                il.Emit(OpCodes.Br, _starts[k]); // forward: executes at most what the straight path would
+                return;
+            }
+
+            // Backward: executed so far (_done + k) plus the longest path from k (Length - k) must fit.
             il.Emit(OpCodes.Ldloc, _done);
             il.Emit(OpCodes.Ldc_I4, block.Length);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldarg_2);
-            il.Emit(OpCodes.Ble, _head);
-            EmitExit(target, 0, 0);
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ble, _starts[k]);
+            EmitExit(target, k);
         }
 
         private void ShiftAmount(int mask)
@@ -626,55 +682,58 @@ internal static unsafe class BlockEmitter
             }
         }
 
-        /// <summary>Writes a register's local back to the register file if the block changed it so far.</summary>
-        private void Spill(int r)
+        /// <summary>
+        /// Instruction <paramref name="i"/> missed the inline TLB probe (a page not cached for this access, MMIO, a
+        /// page holding translated code, a misaligned access at a page end): the block exits before it (the
+        /// <paramref name="i"/> before it consumed and retired) and the dispatcher has the interpreter execute it,
+        /// with every side effect (page walk, trap, device access, invalidation, quantum end) exactly the
+        /// interpreter's. Compiled code therefore calls nothing, and the JIT can keep guest registers in host
+        /// registers across the whole block.
+        /// </summary>
+        private void LeaveToInterpreter(Label slow, int i, DecodedInstruction d) => _outOfLine.Add(() =>
         {
-            if (r != 0 && _written[r])
+            il.MarkLabel(slow);
+            il.Emit(OpCodes.Ldc_I4_1);
+            il.Emit(OpCodes.Stloc, _step);
+            EmitExit(d.Pc, i);
+        });
+
+        /// <summary>
+        /// Control leaves the block for <paramref name="target"/> (known now) after <paramref name="count"/>
+        /// instructions (plus <c>_done</c>). A target in the block's own page gets an exit number: when the block
+        /// there is compiled and fits in the rest of the budget, the block chains into it; otherwise it exits.
+        /// </summary>
+        private void EmitStaticExit(ulong target, int count)
+        {
+            if ((target >> 12) != (block[0].Pc >> 12))
             {
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldc_I4, r * 8);
-                il.Emit(OpCodes.Add);
-                il.Emit(OpCodes.Ldloc, _reg[r]!);
-                il.Emit(OpCodes.Stind_I8);
+                EmitExit(target, count);
+                return;
             }
+
+            // The exit number, pc and count go to locals; one shared check per method decides (keeps the IL, and
+            // the JIT's work, small).
+            il.Emit(OpCodes.Ldc_I4, ExitTargets.Count);
+            il.Emit(OpCodes.Stloc, _exitNumber);
+            ExitTargets.Add(target);
+            il.Emit(OpCodes.Ldc_I8, (long)target);
+            il.Emit(OpCodes.Stloc, _exitPc);
+            il.Emit(OpCodes.Ldc_I4, count);
+            il.Emit(OpCodes.Stloc, _retired);
+            il.Emit(OpCodes.Br, _chainCheck);
         }
 
-        /// <summary>Instruction <paramref name="i"/> trapped: it consumed budget but did not retire; pc stays on it.</summary>
-        private Label TrapStub(int i, DecodedInstruction d)
-        {
-            var label = il.DefineLabel();
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(label);
-                EmitExit(d.Pc, -(i + 1), i);
-            });
-            return label;
-        }
-
-        /// <summary>Instruction <paramref name="i"/> completed but the hart asked the block to stop (interrupt may be takeable, code changed).</summary>
-        private Label EarlyExitStub(int i, DecodedInstruction d)
-        {
-            var label = il.DefineLabel();
-            _outOfLine.Add(() =>
-            {
-                il.MarkLabel(label);
-                EmitExit(d.Next, i + 1, i + 1);
-            });
-            return label;
-        }
-
-        private void EmitExit(ulong pc, int result, int retired)
+        /// <summary>Exits to <paramref name="pc"/> with <paramref name="retired"/> instructions (plus <c>_done</c>) consumed and retired.</summary>
+        private void EmitExit(ulong pc, int retired)
         {
             il.Emit(OpCodes.Ldc_I8, (long)pc);
-            EmitDynamicExit(result, retired);
+            EmitDynamicExit(retired);
         }
 
         /// <summary>Exits with the pc on the IL stack.</summary>
-        private void EmitDynamicExit(int result, int retired)
+        private void EmitDynamicExit(int retired)
         {
             il.Emit(OpCodes.Stloc, _exitPc);
-            il.Emit(OpCodes.Ldc_I4, result);
-            il.Emit(OpCodes.Stloc, _result);
             il.Emit(OpCodes.Ldc_I4, retired);
             il.Emit(OpCodes.Stloc, _retired);
             il.Emit(OpCodes.Br, _epilogue);
