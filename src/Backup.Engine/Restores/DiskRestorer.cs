@@ -3,8 +3,9 @@ using Backup.Repository;
 namespace Backup.Engine.Restores;
 
 /// <summary>
-/// Full restore of one disk of a restore point into an image file: written to a temporary file next to the target,
-/// flushed, then renamed over it, so the target is either the old file or the complete restored disk.
+/// Full restore of one disk of a restore point into an image file: written to a temporary file next to the target
+/// (pack-ordered, direct I/O where the file system allows, zero chunks left as holes), flushed, then renamed over it,
+/// so the target is either the old file or the complete restored disk.
 /// </summary>
 public static class DiskRestorer
 {
@@ -24,12 +25,7 @@ public static class DiskRestorer
         string temp = full + ".restoring";
         try
         {
-            await using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
-            {
-                await reader.RestoreDiskAsync(disk, output, progress, cancellationToken).ConfigureAwait(false);
-                output.Flush(flushToDisk: true);
-            }
-
+            await reader.RestoreDiskToFileAsync(disk, temp, progress, cancellationToken).ConfigureAwait(false);
             File.Move(temp, full, overwrite: true);
         }
         catch
