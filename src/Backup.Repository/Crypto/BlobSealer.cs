@@ -48,39 +48,60 @@ internal sealed class BlobSealer : IDisposable
     /// <summary>Compresses (when it helps) and encrypts <paramref name="payload"/>.</summary>
     public byte[] Seal(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> associatedData, bool compress = true)
     {
-        var bound = Compressor.GetCompressBound(payload.Length);
-        var plain = ArrayPool<byte>.Shared.Rent(1 + Math.Max(bound, payload.Length));
+        var scratch = ArrayPool<byte>.Shared.Rent(MaxSealedLength(payload.Length));
         try
         {
-            var plainLength = 0;
-            if (compress && payload.Length > 64 && !LooksIncompressible(payload, plain.AsSpan(1)))
-            {
-                var compressed = Compress(payload, plain.AsSpan(1));
-                if (compressed < payload.Length)
-                {
-                    plain[0] = Zstd;
-                    plainLength = 1 + compressed;
-                }
-            }
-
-            if (plainLength == 0)
-            {
-                plain[0] = Stored;
-                payload.CopyTo(plain.AsSpan(1));
-                plainLength = 1 + payload.Length;
-            }
-
-            var sealedBlob = new byte[1 + NonceLength + plainLength + TagLength];
-            sealedBlob[0] = EncodingVersion;
-            var nonce = sealedBlob.AsSpan(1, NonceLength);
-            RandomNumberGenerator.Fill(nonce);
-            _aes.Value!.Encrypt(nonce, plain.AsSpan(0, plainLength), sealedBlob.AsSpan(1 + NonceLength, plainLength), sealedBlob.AsSpan(1 + NonceLength + plainLength), associatedData);
-            return sealedBlob;
+            var length = SealInto(payload, associatedData, scratch, compress);
+            return scratch.AsSpan(0, length).ToArray();
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(plain);
+            ArrayPool<byte>.Shared.Return(scratch);
         }
+    }
+
+    /// <summary>The largest sealed form of a payload of <paramref name="payloadLength"/> bytes (what <see cref="SealInto"/> needs).</summary>
+    public static int MaxSealedLength(int payloadLength) =>
+        1 + NonceLength + 1 + Math.Max(Compressor.GetCompressBound(payloadLength), payloadLength) + TagLength;
+
+    /// <summary>
+    /// As <see cref="Seal"/>, into <paramref name="destination"/> (at least <see cref="MaxSealedLength"/> bytes); returns the
+    /// sealed length. The payload is compressed (or copied) straight into its place in the sealed form and encrypted there
+    /// in place: no intermediate buffer, no allocation.
+    /// </summary>
+    public int SealInto(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> associatedData, Span<byte> destination, bool compress = true)
+    {
+        if (destination.Length < MaxSealedLength(payload.Length))
+        {
+            throw new ArgumentException($"a sealed blob of a {payload.Length}-byte payload needs {MaxSealedLength(payload.Length)} bytes", nameof(destination));
+        }
+
+        const int PlainStart = 1 + NonceLength;
+        var body = destination[(PlainStart + 1)..^TagLength];
+        var plainLength = 0;
+        if (compress && payload.Length > 64 && !LooksIncompressible(payload, body))
+        {
+            var compressed = Compress(payload, body);
+            if (compressed < payload.Length)
+            {
+                destination[PlainStart] = Zstd;
+                plainLength = 1 + compressed;
+            }
+        }
+
+        if (plainLength == 0)
+        {
+            destination[PlainStart] = Stored;
+            payload.CopyTo(body);
+            plainLength = 1 + payload.Length;
+        }
+
+        destination[0] = EncodingVersion;
+        var nonce = destination.Slice(1, NonceLength);
+        RandomNumberGenerator.Fill(nonce);
+        var plain = destination.Slice(PlainStart, plainLength);
+        _aes.Value!.Encrypt(nonce, plain, plain, destination.Slice(PlainStart + plainLength, TagLength), associatedData);
+        return PlainStart + plainLength + TagLength;
     }
 
     /// <summary>

@@ -123,15 +123,14 @@ internal static class GarbageCollector
         var written = new List<IndexedPack>();
         long bytesWritten = 0;
         var copied = new HashSet<BlobId>(keep.SelectMany(pack => pack.Entries).Select(entry => entry.Id));
-        var writer = new PackWriter();
+        using var writer = new PackWriter();
         async Task FlushAsync()
         {
-            var (packId, bytes, entries) = writer.Finish(store.Sealer);
-            writer = new PackWriter();
-            var pack = new IndexedPack(packId, bytes.Length, entries);
-            await store.Backend.PutAsync(pack.Key, bytes, PutMode.Overwrite, cancellationToken).ConfigureAwait(false);
+            using var finished = writer.Finish(store.Sealer);
+            var pack = new IndexedPack(finished.Id, finished.Length, finished.Entries);
+            await store.Backend.PutAsync(pack.Key, finished.Bytes, PutMode.Overwrite, cancellationToken).ConfigureAwait(false);
             written.Add(pack);
-            bytesWritten += bytes.Length;
+            bytesWritten += finished.Length;
         }
 
         // Packs are fetched one ahead of the one being copied; the live blobs of a pack are authenticated in parallel.
@@ -166,7 +165,7 @@ internal static class GarbageCollector
                     await FlushAsync().ConfigureAwait(false);
                 }
 
-                writer.Add(entry.Type, entry.Id, sealedBlob.ToArray(), (int)entry.PlainLength);
+                writer.Add(entry.Type, entry.Id, sealedBlob.Span, (int)entry.PlainLength);
             }
         }
 

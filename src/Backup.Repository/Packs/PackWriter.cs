@@ -5,31 +5,39 @@ using Backup.Repository.Crypto;
 
 namespace Backup.Repository.Packs;
 
-/// <summary>Accumulates sealed blobs into one pack and finishes it with the sealed trailer and footer (format §6).</summary>
-internal sealed class PackWriter
+/// <summary>
+/// Accumulates sealed blobs into one pack and finishes it with the sealed trailer and footer (format §6). Blobs are
+/// copied into one contiguous buffer as they are added (pinned, aligned for direct I/O, reused from a pool), so a
+/// finished pack is uploaded from that buffer without another copy.
+/// </summary>
+internal sealed class PackWriter : IDisposable
 {
-    private readonly List<byte[]> _blobs = [];
-    private long _size;
     private readonly List<PackEntry> _entries = [];
+    private PackBuffer? _buffer;
+    private long _size;
 
     public long Size => _size;
 
     public int Count => _entries.Count;
 
-    public void Add(BlobType type, BlobId id, byte[] sealedBlob, int plainLength)
+    public void Add(BlobType type, BlobId id, ReadOnlySpan<byte> sealedBlob, int plainLength)
     {
         if (_size + sealedBlob.Length > uint.MaxValue / 2)
         {
             throw new InvalidOperationException("pack would exceed 2 GiB");
         }
 
+        EnsureCapacity(_size + sealedBlob.Length);
+        sealedBlob.CopyTo(_buffer!.Span[(int)_size..]);
         _entries.Add(new PackEntry(type, id, (uint)_size, (uint)sealedBlob.Length, (uint)plainLength));
-        _blobs.Add(sealedBlob);
         _size += sealedBlob.Length;
     }
 
-    /// <summary>Appends trailer and footer; returns the pack id (SHA-256 of the bytes), the bytes and the entries.</summary>
-    public (BlobId Id, byte[] Bytes, IReadOnlyList<PackEntry> Entries) Finish(BlobSealer sealer)
+    /// <summary>
+    /// Appends trailer and footer and hashes the pack (its id is the SHA-256 of its bytes). The returned pack owns the
+    /// buffer from then on (dispose it once uploaded); this writer is empty afterwards.
+    /// </summary>
+    public FinishedPack Finish(BlobSealer sealer)
     {
         var trailer = new byte[4 + (_entries.Count * PackEntry.EncodedLength)];
         BinaryPrimitives.WriteUInt32LittleEndian(trailer, (uint)_entries.Count);
@@ -39,20 +47,43 @@ internal sealed class PackWriter
         }
 
         var sealedTrailer = sealer.Seal(trailer, AssociatedData.PackTrailer);
-        var bytes = new byte[_size + sealedTrailer.Length + PackLayout.FooterLength];
-        var position = 0;
-        foreach (var blob in _blobs)
-        {
-            blob.CopyTo(bytes, position);
-            position += blob.Length;
-        }
-
-        sealedTrailer.CopyTo(bytes, position);
-        var footer = bytes.AsSpan(position + sealedTrailer.Length);
+        var length = _size + sealedTrailer.Length + PackLayout.FooterLength;
+        EnsureCapacity(length);
+        var span = _buffer!.Span;
+        var position = (int)_size;
+        sealedTrailer.CopyTo(span[position..]);
+        var footer = span.Slice(position + sealedTrailer.Length, PackLayout.FooterLength);
         BinaryPrimitives.WriteUInt32LittleEndian(footer, (uint)sealedTrailer.Length);
         PackLayout.Magic.CopyTo(footer[4..]);
         footer[10] = PackLayout.Version;
         footer[11] = 0;
-        return (new BlobId(SHA256.HashData(bytes)), bytes, _entries.ToArray());
+        var bytes = span[..(int)length];
+        var pack = new FinishedPack(new BlobId(SHA256.HashData(bytes)), _buffer, (int)length, _entries.ToArray());
+        _buffer = null;
+        _entries.Clear();
+        _size = 0;
+        return pack;
+    }
+
+    /// <summary>Returns the buffer of an unfinished pack to the pool.</summary>
+    public void Dispose()
+    {
+        _buffer?.Return();
+        _buffer = null;
+    }
+
+    private void EnsureCapacity(long needed)
+    {
+        if (_buffer is null)
+        {
+            _buffer = PackBuffer.Rent(needed);
+        }
+        else if (_buffer.Length < needed)
+        {
+            var larger = PackBuffer.Rent(Math.Max(needed, (long)_buffer.Length * 2));
+            _buffer.Span[..(int)_size].CopyTo(larger.Span);
+            _buffer.Return();
+            _buffer = larger;
+        }
     }
 }

@@ -35,7 +35,7 @@ internal sealed class BlobStoreSession(BlobStore store, int packTargetSize) : IA
     public bool Contains(BlobId id) => store.Index.Contains(id) || _pending.ContainsKey(id);
 
     /// <summary>Adds a sealed blob unless it is already stored.</summary>
-    public async Task AddAsync(BlobType type, BlobId id, byte[] sealedBlob, int plainLength, CancellationToken cancellationToken)
+    public async Task AddAsync(BlobType type, BlobId id, ReadOnlyMemory<byte> sealedBlob, int plainLength, CancellationToken cancellationToken)
     {
         if (!_pending.TryAdd(id, 0) || store.Index.Contains(id))
         {
@@ -50,7 +50,7 @@ internal sealed class BlobStoreSession(BlobStore store, int packTargetSize) : IA
             await FlushPackAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        _pack.Add(type, id, sealedBlob, plainLength);
+        _pack.Add(type, id, sealedBlob.Span, plainLength);
     }
 
     /// <summary>Counts a blob found already stored without sealing it.</summary>
@@ -99,38 +99,47 @@ internal sealed class BlobStoreSession(BlobStore store, int packTargetSize) : IA
         }
 
         _uploadSlots.Dispose();
+        _pack.Dispose();
     }
 
+    /// <summary>
+    /// Hands the open pack to an upload task (at most two in flight) and starts a new one: the pack is finished (trailer,
+    /// SHA-256) on that task, so hashing it overlaps the sealing of the next chunks.
+    /// </summary>
     private async Task FlushPackAsync(CancellationToken cancellationToken)
     {
-        var (packId, bytes, entries) = _pack.Finish(store.Sealer);
+        var full = _pack;
         _pack = new PackWriter();
         await _uploadSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         var failed = _uploads.FirstOrDefault(upload => upload.IsFaulted);
         if (failed is not null)
         {
             _uploadSlots.Release();
+            full.Dispose();
             await failed.ConfigureAwait(false);
         }
 
-        var pack = new IndexedPack(packId, bytes.Length, entries);
-        _uploads.Add(UploadAsync(pack, bytes, cancellationToken));
+        _uploads.RemoveAll(upload => upload.IsCompletedSuccessfully);
+        _uploads.Add(Task.Run(() => UploadAsync(full, cancellationToken), CancellationToken.None));
     }
 
-    private async Task UploadAsync(IndexedPack pack, byte[] bytes, CancellationToken cancellationToken)
+    private async Task UploadAsync(PackWriter writer, CancellationToken cancellationToken)
     {
         try
         {
-            await store.Backend.PutAsync(pack.Key, bytes, PutMode.Overwrite, cancellationToken).ConfigureAwait(false);
+            using var finished = writer.Finish(store.Sealer);
+            var pack = new IndexedPack(finished.Id, finished.Length, finished.Entries);
+            await store.Backend.PutAsync(pack.Key, finished.Bytes, PutMode.Overwrite, cancellationToken).ConfigureAwait(false);
             lock (_uploadedPacks)
             {
                 _uploadedPacks.Add(pack);
-                UploadedBytes += bytes.Length;
+                UploadedBytes += finished.Length;
                 UploadedObjects++;
             }
         }
         finally
         {
+            writer.Dispose();
             _uploadSlots.Release();
         }
     }

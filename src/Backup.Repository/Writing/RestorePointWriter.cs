@@ -1,3 +1,4 @@
+using System.Buffers;
 using Backup.Disks.BlockDevices;
 using DiskExtent = Backup.Disks.ChangeTracking.DiskExtent;
 using Backup.Repository.Backends;
@@ -303,40 +304,73 @@ public sealed class RestorePointWriter : IAsyncDisposable
     /// <summary>Hashes, and for new chunks seals, the chunks laid out at multiples of <paramref name="chunkSize"/> in <paramref name="buffer"/>.</summary>
     private async Task<BlobId[]> StoreChunksAsync(byte[] buffer, int chunkSize, int[] lengths, CancellationToken cancellationToken)
     {
-        var results = new (BlobId Id, byte[]? Sealed)[lengths.Length];
+        var results = new (BlobId Id, byte[]? Sealed, int SealedLength)[lengths.Length];
         Parallel.For(0, lengths.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             var chunk = buffer.AsSpan(i * chunkSize, lengths[i]);
             if (!chunk.ContainsAnyExcept((byte)0))
             {
-                results[i] = (BlobId.Zero, null);
+                results[i] = (BlobId.Zero, null, 0);
                 return;
             }
 
             var id = _store.Keys.ComputeId(chunk);
-            results[i] = (id, _session.Contains(id) ? null : _store.Sealer.Seal(chunk, AssociatedData.ForBlob(BlobType.Data, id)));
+            results[i] = _session.Contains(id) ? (id, null, 0) : SealPooled(id, chunk);
         });
 
         var ids = new BlobId[lengths.Length];
-        for (var i = 0; i < results.Length; i++)
+        try
         {
-            var (id, sealedChunk) = results[i];
-            ids[i] = id;
-            if (id.IsZero)
+            for (var i = 0; i < results.Length; i++)
             {
-                _zeroChunks++;
+                var (id, sealedChunk, sealedLength) = results[i];
+                ids[i] = id;
+                if (id.IsZero)
+                {
+                    _zeroChunks++;
+                }
+                else if (sealedChunk is null)
+                {
+                    _session.CountDuplicate();
+                }
+                else
+                {
+                    await _session.AddAsync(BlobType.Data, id, sealedChunk.AsMemory(0, sealedLength), lengths[i], cancellationToken).ConfigureAwait(false);
+                }
             }
-            else if (sealedChunk is null)
-            {
-                _session.CountDuplicate();
-            }
-            else
-            {
-                await _session.AddAsync(BlobType.Data, id, sealedChunk, lengths[i], cancellationToken).ConfigureAwait(false);
-            }
+        }
+        finally
+        {
+            ReturnPooled(results.Select(result => result.Sealed));
         }
 
         return ids;
+    }
+
+    /// <summary>Seals a new chunk into a buffer rented from the shared pool (returned by <see cref="ReturnPooled"/>).</summary>
+    private (BlobId Id, byte[]? Sealed, int SealedLength) SealPooled(BlobId id, ReadOnlySpan<byte> chunk)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(BlobSealer.MaxSealedLength(chunk.Length));
+        try
+        {
+            return (id, rented, _store.Sealer.SealInto(chunk, AssociatedData.ForBlob(BlobType.Data, id), rented));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+    }
+
+    private static void ReturnPooled(IEnumerable<byte[]?> buffers)
+    {
+        foreach (var buffer in buffers)
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     private async Task<DiskWriteResult> FinishDiskAsync(
@@ -558,26 +592,33 @@ public sealed class RestorePointWriter : IAsyncDisposable
                 position += chunkLength;
             }
 
-            var results = new (BlobId Id, byte[]? Sealed)[cuts.Count];
+            var results = new (BlobId Id, byte[]? Sealed, int SealedLength)[cuts.Count];
             Parallel.For(0, cuts.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var chunk = buffer.AsSpan(cuts[i].Offset, cuts[i].Length);
                 var id = _store.Keys.ComputeId(chunk);
-                results[i] = (id, _session.Contains(id) ? null : _store.Sealer.Seal(chunk, AssociatedData.ForBlob(BlobType.Data, id)));
+                results[i] = _session.Contains(id) ? (id, null, 0) : SealPooled(id, chunk);
             });
 
-            for (var i = 0; i < cuts.Count; i++)
+            try
             {
-                var (id, sealedChunk) = results[i];
-                chunks.Add(new ChunkReference(id.ToString(), cuts[i].Length));
-                if (sealedChunk is null)
+                for (var i = 0; i < cuts.Count; i++)
                 {
-                    _session.CountDuplicate();
+                    var (id, sealedChunk, sealedLength) = results[i];
+                    chunks.Add(new ChunkReference(id.ToString(), cuts[i].Length));
+                    if (sealedChunk is null)
+                    {
+                        _session.CountDuplicate();
+                    }
+                    else
+                    {
+                        await _session.AddAsync(BlobType.Data, id, sealedChunk.AsMemory(0, sealedLength), cuts[i].Length, cancellationToken).ConfigureAwait(false);
+                    }
                 }
-                else
-                {
-                    await _session.AddAsync(BlobType.Data, id, sealedChunk, cuts[i].Length, cancellationToken).ConfigureAwait(false);
-                }
+            }
+            finally
+            {
+                ReturnPooled(results.Select(result => result.Sealed));
             }
 
             length += position;

@@ -101,17 +101,32 @@ public sealed class LocalFolderBackend : IRepositoryBackend
             return false;
         }
 
-        var padded = (int)DirectFile.RoundUp(data.Length);
-        if (!DirectWriteBuffers.TryTake(out var buffer) || buffer.Length < padded)
+        // Data already aligned in memory (packs are assembled in aligned buffers) is written from where it is, all but its
+        // last partial block; only that tail is copied into a padded buffer. Anything else is copied whole.
+        var whole = data.Length / DirectFile.Alignment * DirectFile.Alignment;
+        var bulk = whole > 0 && DirectFile.IsAligned(data[..whole], 0) ? whole : 0;
+        var rest = data[bulk..];
+        var padded = (int)DirectFile.RoundUp(rest.Length);
+        AlignedBuffer? buffer = null;
+        if (padded > 0 && (!DirectWriteBuffers.TryTake(out buffer) || buffer.Length < padded))
         {
-            buffer = new AlignedBuffer((int)DirectFile.RoundUp(Math.Max(padded, 17 * 1024 * 1024)), DirectFile.Alignment);
+            buffer = new AlignedBuffer((int)DirectFile.RoundUp(Math.Max(padded, bulk > 0 ? DirectFile.Alignment : 17 * 1024 * 1024)), DirectFile.Alignment);
         }
 
         try
         {
-            data.CopyTo(buffer.Span);
-            buffer.Span[data.Length..padded].Clear();
-            RandomAccess.Write(handle, buffer.Span[..padded], 0);
+            if (bulk > 0)
+            {
+                RandomAccess.Write(handle, data[..bulk], 0);
+            }
+
+            if (padded > 0)
+            {
+                rest.CopyTo(buffer!.Span);
+                buffer.Span[rest.Length..padded].Clear();
+                RandomAccess.Write(handle, buffer.Span[..padded], bulk);
+            }
+
             return true;
         }
         catch (IOException)
@@ -122,7 +137,10 @@ public sealed class LocalFolderBackend : IRepositoryBackend
         }
         finally
         {
-            DirectWriteBuffers.Add(buffer);
+            if (buffer is not null)
+            {
+                DirectWriteBuffers.Add(buffer);
+            }
         }
     }
 
