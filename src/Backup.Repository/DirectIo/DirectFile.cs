@@ -14,6 +14,7 @@ internal static partial class DirectFile
     /// <summary>Alignment direct writes need (memory address, file offset and length).</summary>
     public const int Alignment = 4096;
 
+    private const int OpenReadOnly = 0;
     private const int OpenWriteOnly = 1;
     private const int OpenCloseOnExec = 0x80000;
 
@@ -26,6 +27,18 @@ internal static partial class DirectFile
         }
 
         var descriptor = Open(path, OpenWriteOnly | OpenCloseOnExec | flag);
+        return descriptor >= 0 ? new SafeFileHandle(descriptor, ownsHandle: true) : null;
+    }
+
+    /// <summary>Opens an existing file for direct reads; null where direct I/O is unavailable (the caller reads through the page cache).</summary>
+    public static SafeFileHandle? TryOpenForRead(string path)
+    {
+        if (DirectFlag() is not { } flag)
+        {
+            return null;
+        }
+
+        var descriptor = Open(path, OpenReadOnly | OpenCloseOnExec | flag);
         return descriptor >= 0 ? new SafeFileHandle(descriptor, ownsHandle: true) : null;
     }
 

@@ -14,6 +14,29 @@ public sealed class LocalFolderBackendTests : BackendConformanceTests, IDisposab
     public void Dispose() => _folder.Dispose();
 
     [Fact]
+    public async Task Large_ranged_reads_with_direct_io_equal_reads_through_the_page_cache_at_any_offset_and_past_the_end()
+    {
+        var root = Path.Combine(_folder.Path, "ranges");
+        var data = new byte[(3 << 20) + 1234];
+        new Random(5).NextBytes(data);
+        await new LocalFolderBackend(root).PutAsync("packs/p", data, PutMode.Overwrite);
+        foreach (var direct in new[] { true, false })
+        {
+            var backend = new LocalFolderBackend(root) { DirectReads = direct };
+            foreach (var (offset, length) in new[] { (0L, 1 << 20), (1L, LocalFolderBackend.MinimumDirectReadBytes), (4095L, (2 << 20) + 3), (12345L, data.Length - 12345), ((long)data.Length - 300_000, 400_000) })
+            {
+                var destination = new byte[length];
+                var read = await backend.ReadRangeAsync("packs/p", offset, destination);
+                var expected = (int)Math.Min(length, data.Length - offset);
+                Assert.Equal(expected, read);
+                Assert.True(data.AsSpan((int)offset, expected).SequenceEqual(destination.AsSpan(0, expected)), $"direct={direct} offset={offset} length={length}");
+            }
+
+            await Assert.ThrowsAsync<BackendObjectNotFoundException>(() => backend.ReadRangeAsync("packs/missing", 0, new byte[1 << 20]));
+        }
+    }
+
+    [Fact]
     public async Task Puts_leave_no_temporary_files_and_leftovers_are_never_listed()
     {
         var root = Path.Combine(_folder.Path, "repo");
