@@ -133,7 +133,11 @@ public sealed class TrackedDisk : IBlockDevice
         {
             Opening opening = Judge(existed ? ReadAll(handle) : null, inner, g, sidecarPath, imagePath);
             var disk = new TrackedDisk(inner, options, sidecarPath, sideDir, imagePath, handle, opening);
-            disk.WriteSidecarNow(inUse: true);
+            // An existing sidecar must say "in use" durably before the guest writes: a crash would otherwise leave its old,
+            // clean state on disk, trusted though blocks changed after it. A new sidecar need not be flushed here: after a
+            // crash it is absent or unreadable, and either way the next backup reads the whole disk. Skipping that fsync
+            // keeps it off an instant recovery's path to the first guest instruction (its overlays are always new).
+            disk.WriteSidecarNow(inUse: true, flush: existed);
             return disk;
         }
         catch
@@ -434,7 +438,7 @@ public sealed class TrackedDisk : IBlockDevice
         return (SidecarFormat.Encode(contents), ++_sidecarSequence);
     }
 
-    private void WriteSidecarNow(bool inUse)
+    private void WriteSidecarNow(bool inUse, bool flush = true)
     {
         byte[] file;
         long sequence;
@@ -443,11 +447,11 @@ public sealed class TrackedDisk : IBlockDevice
             (file, sequence) = EncodeSidecar(inUse);
         }
 
-        PersistSidecar(file, sequence);
+        PersistSidecar(file, sequence, flush);
     }
 
-    /// <summary>Rewrites the sidecar in place and fsyncs it; a write older than one already on disk is skipped.</summary>
-    private void PersistSidecar(byte[] file, long sequence)
+    /// <summary>Rewrites the sidecar in place and fsyncs it (unless <paramref name="flush"/> is false); a write older than one already on disk is skipped.</summary>
+    private void PersistSidecar(byte[] file, long sequence, bool flush = true)
     {
         lock (_sidecarLock)
         {
@@ -458,7 +462,11 @@ public sealed class TrackedDisk : IBlockDevice
 
             RandomAccess.SetLength(_sidecar, file.Length);
             RandomAccess.Write(_sidecar, file, 0);
-            RandomAccess.FlushToDisk(_sidecar);
+            if (flush)
+            {
+                RandomAccess.FlushToDisk(_sidecar);
+            }
+
             _sidecarWritten = sequence;
         }
     }
