@@ -119,6 +119,7 @@ public static class VmStateFile
         // Records are read through a window over the stream and hashed a window at a time: a state file holds tens of
         // thousands of 9-byte page records, and hashing or reading each separately cost more than the data itself.
         private readonly byte[] _window = new byte[WindowBytes];
+        private readonly byte[] _page = new byte[PageSize];
         private int _head;
         private int _tail;
         private int _hashed;
@@ -154,7 +155,8 @@ public static class VmStateFile
         public VmStateHeader Header { get; }
 
         /// <summary>
-        /// The next record: a section (name, version, payload) or a page (index, content — null for a zero page).
+        /// The next record: a section (name, version, payload) or a page (index, content — null for a zero page). A page's
+        /// content is one buffer reused by every page record: valid until the next call.
         /// Returns false at the end record, after verifying the checksum.
         /// </summary>
         public bool Next(out string? sectionName, out int sectionVersion, out byte[]? payload, out ulong pageIndex)
@@ -221,7 +223,7 @@ public static class VmStateFile
 
                     if (kind[0] == RecordPage)
                     {
-                        payload = new byte[PageSize];
+                        payload = _page;
                         Read(payload);
                     }
 

@@ -252,12 +252,83 @@ public sealed class RestorePointReader
         ArgumentNullException.ThrowIfNull(destination);
         var stream = (name == "configuration" ? Manifest.Configuration : Manifest.Streams.FirstOrDefault(s => s.Name == name))
             ?? throw new ArgumentException($"restore point {Manifest.Id} has no stream '{name}'", nameof(name));
-        for (var i = 0; i < stream.Chunks.Count; i++)
+        // Chunks are fetched, decrypted and checked a few ahead of the one being written (into pooled buffers: a state
+        // stream's chunks are large and fresh arrays for them cost page faults), so the consumer of the stream (a machine
+        // being rebuilt from its memory state) is not held up by each chunk's round trip in turn.
+        const int Ahead = 4;
+        var window = new Queue<Task<(byte[] Buffer, int Length)>>();
+        var next = 0;
+        try
         {
-            var chunk = stream.Chunks[i];
-            var content = await _store.ReadAsync(BlobType.Data, BlobId.Parse(chunk.Id), $"chunk {i} of stream '{name}'", [Manifest.Id], cancellationToken).ConfigureAwait(false);
-            await destination.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            while (next < stream.Chunks.Count && window.Count < Ahead)
+            {
+                window.Enqueue(Fetch(next++));
+            }
+
+            while (window.TryDequeue(out var fetching))
+            {
+                var (content, length) = await fetching.ConfigureAwait(false);
+                try
+                {
+                    if (next < stream.Chunks.Count)
+                    {
+                        window.Enqueue(Fetch(next++));
+                    }
+
+                    await destination.WriteAsync(content.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(content);
+                }
+            }
         }
+        finally
+        {
+            // On failure, wait for the fetches still running (their errors are secondary to the one being thrown).
+            foreach (var pending in window)
+            {
+                try
+                {
+                    ArrayPool<byte>.Shared.Return((await pending.ConfigureAwait(false)).Buffer);
+                }
+                catch (Exception)
+                {
+                    // Already failing: the first error is the one reported.
+                }
+            }
+        }
+
+        Task<(byte[] Buffer, int Length)> Fetch(int index) => Task.Run(
+            async () =>
+            {
+                var id = BlobId.Parse(stream.Chunks[index].Id);
+                var context = $"chunk {index} of stream '{name}'";
+                var location = _store.Locate(id, context, [Manifest.Id]);
+                var sealedLength = (int)location.Entry.SealedLength;
+                var plainLength = (int)location.Entry.PlainLength;
+                var sealedBlob = ArrayPool<byte>.Shared.Rent(sealedLength);
+                try
+                {
+                    await _store.FetchIntoAsync(location.Pack.Key, location.Entry.Offset, sealedBlob.AsMemory(0, sealedLength), context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
+                    var content = ArrayPool<byte>.Shared.Rent(plainLength);
+                    try
+                    {
+                        _store.OpenInto(BlobType.Data, id, location, sealedBlob.AsSpan(0, sealedLength), content.AsSpan(0, plainLength), context, [Manifest.Id]);
+                        return (content, plainLength);
+                    }
+                    catch
+                    {
+                        ArrayPool<byte>.Shared.Return(content);
+                        throw;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(sealedBlob);
+                }
+            },
+            cancellationToken);
     }
 
     internal static async Task<RestorePointReader> OpenAsync(BlobStore store, RestorePointManifest manifest, ChunkCache cache, DiskChunkCache? diskCache, CancellationToken cancellationToken)

@@ -66,6 +66,45 @@ public sealed class RoundTripTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stream_read_chunks_ahead_stops_at_a_damaged_chunk_naming_its_pack_and_chunk()
+    {
+        var backend = new LocalFolderBackend(Path.Combine(_folder.Path, "repo"));
+        using var repository = await TestRepositories.InitAsync(backend);
+        var memory = TestImages.Create(12 * 1024 * 1024, seed: 8);
+        string pointId;
+        await using (var writer = await repository.BeginPointAsync("db01"))
+        {
+            await writer.AddStreamAsync("memory", new MemoryStream(memory));
+            pointId = (await writer.CommitAsync()).Id;
+        }
+
+        var reader = await repository.OpenPointAsync(pointId);
+        var chunks = reader.Manifest.Streams[0].Chunks;
+        Assert.True(chunks.Count > 6, $"12 MiB should be cut into more chunks than are fetched ahead ({chunks.Count})");
+        using (var whole = new MemoryStream())
+        {
+            await reader.RestoreStreamAsync("memory", whole);
+            Assert.Equal(memory, whole.ToArray());
+        }
+
+        var damagedIndex = chunks.Count - 2;
+        Assert.True(repository.Index.TryGet(Blobs.BlobId.Parse(chunks[damagedIndex].Id), out var location));
+        var path = Path.Combine(_folder.Path, "repo", location.Pack.Key);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[location.Entry.Offset + 40] ^= 0x10;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        using var partial = new MemoryStream();
+        var error = await Assert.ThrowsAsync<Errors.RepositoryCorruptException>(() => reader.RestoreStreamAsync("memory", partial));
+        Assert.Equal(location.Pack.Key, error.ObjectKey);
+        Assert.Contains($"chunk {damagedIndex} of stream 'memory'", error.Message);
+        Assert.Contains(pointId, error.Message);
+        var before = chunks.Take(damagedIndex).Sum(chunk => (long)chunk.Length);
+        Assert.Equal(before, partial.Length);
+        Assert.Equal(memory.AsSpan(0, (int)before).ToArray(), partial.ToArray());
+    }
+
+    [Fact]
     public async Task Zero_chunks_are_not_stored_and_read_back_as_zeros()
     {
         var backend = new LocalFolderBackend(_folder.Path);
