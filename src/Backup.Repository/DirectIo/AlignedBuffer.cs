@@ -24,4 +24,6 @@ internal sealed class AlignedBuffer
     public int Length { get; }
 
     public Span<byte> Span => _array.AsSpan(_start, Length);
+
+    public Memory<byte> Memory => _array.AsMemory(_start, Length);
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using Backup.Repository.DirectIo;
 
 namespace Backup.Repository.Packs;
@@ -14,22 +13,15 @@ internal sealed class PackBuffer
     private const int MinimumLength = 17 * 1024 * 1024;
     private const int PoolLimit = 6;
     private static readonly ConcurrentBag<PackBuffer> Pool = [];
-    private readonly byte[] _array;
-    private readonly int _start;
+    private readonly AlignedBuffer _memory;
 
-    private PackBuffer(int length)
-    {
-        _array = GC.AllocateUninitializedArray<byte>(length + DirectFile.Alignment, pinned: true);
-        var address = Marshal.UnsafeAddrOfPinnedArrayElement(_array, 0).ToInt64();
-        _start = (int)((DirectFile.Alignment - (address % DirectFile.Alignment)) % DirectFile.Alignment);
-        Length = length;
-    }
+    private PackBuffer(int length) => _memory = new AlignedBuffer(length, DirectFile.Alignment);
 
-    public int Length { get; }
+    public int Length => _memory.Length;
 
-    public Span<byte> Span => _array.AsSpan(_start, Length);
+    public Span<byte> Span => _memory.Span;
 
-    public Memory<byte> Memory => _array.AsMemory(_start, Length);
+    public Memory<byte> Memory => _memory.Memory;
 
     /// <summary>A buffer of at least <paramref name="length"/> bytes, from the pool when one is large enough.</summary>
     public static PackBuffer Rent(long length)

@@ -300,34 +300,7 @@ public sealed class RestorePointReader
         }
 
         Task<(byte[] Buffer, int Length)> Fetch(int index) => Task.Run(
-            async () =>
-            {
-                var id = BlobId.Parse(stream.Chunks[index].Id);
-                var context = $"chunk {index} of stream '{name}'";
-                var location = _store.Locate(id, context, [Manifest.Id]);
-                var sealedLength = (int)location.Entry.SealedLength;
-                var plainLength = (int)location.Entry.PlainLength;
-                var sealedBlob = ArrayPool<byte>.Shared.Rent(sealedLength);
-                try
-                {
-                    await _store.FetchIntoAsync(location.Pack.Key, location.Entry.Offset, sealedBlob.AsMemory(0, sealedLength), context, [Manifest.Id], cancellationToken).ConfigureAwait(false);
-                    var content = ArrayPool<byte>.Shared.Rent(plainLength);
-                    try
-                    {
-                        _store.OpenInto(BlobType.Data, id, location, sealedBlob.AsSpan(0, sealedLength), content.AsSpan(0, plainLength), context, [Manifest.Id]);
-                        return (content, plainLength);
-                    }
-                    catch
-                    {
-                        ArrayPool<byte>.Shared.Return(content);
-                        throw;
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(sealedBlob);
-                }
-            },
+            () => _store.ReadPooledAsync(BlobType.Data, BlobId.Parse(stream.Chunks[index].Id), $"chunk {index} of stream '{name}'", [Manifest.Id], cancellationToken),
             cancellationToken);
     }
 

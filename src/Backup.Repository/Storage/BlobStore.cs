@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Backup.Repository.Backends;
@@ -34,6 +35,38 @@ internal sealed class BlobStore(IRepositoryBackend backend, BlobSealer sealer, M
         var location = Locate(id, context, affectedPoints);
         var sealedBlob = await FetchAsync(location.Pack.Key, location.Entry.Offset, (int)location.Entry.SealedLength, context, affectedPoints, cancellationToken).ConfigureAwait(false);
         return Open(type, id, location, sealedBlob, context, affectedPoints);
+    }
+
+    /// <summary>
+    /// As <see cref="ReadAsync"/>, into a buffer rented from the shared array pool (the caller returns it): the blob's
+    /// content is its first <c>Length</c> bytes. For large blobs read in a stream, where a fresh array per blob costs
+    /// page faults.
+    /// </summary>
+    public async Task<(byte[] Buffer, int Length)> ReadPooledAsync(BlobType type, BlobId id, string context, IReadOnlyList<string> affectedPoints, CancellationToken cancellationToken)
+    {
+        var location = Locate(id, context, affectedPoints);
+        var sealedLength = (int)location.Entry.SealedLength;
+        var plainLength = (int)location.Entry.PlainLength;
+        var sealedBlob = ArrayPool<byte>.Shared.Rent(sealedLength);
+        try
+        {
+            await FetchIntoAsync(location.Pack.Key, location.Entry.Offset, sealedBlob.AsMemory(0, sealedLength), context, affectedPoints, cancellationToken).ConfigureAwait(false);
+            var content = ArrayPool<byte>.Shared.Rent(plainLength);
+            try
+            {
+                OpenInto(type, id, location, sealedBlob.AsSpan(0, sealedLength), content.AsSpan(0, plainLength), context, affectedPoints);
+                return (content, plainLength);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(content);
+                throw;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(sealedBlob);
+        }
     }
 
     /// <summary>Where a blob is stored; a blob in no index is reported as corruption naming <paramref name="context"/>.</summary>

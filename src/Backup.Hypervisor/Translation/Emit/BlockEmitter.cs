@@ -77,7 +77,7 @@ internal static unsafe class BlockEmitter
             _va = il.DeclareLocal(typeof(ulong));
             _entry = il.DeclareLocal(typeof(byte*));
             _step = il.DeclareLocal(typeof(bool)); // exit leaves the instruction at pc to the interpreter
-                        _target = il.DeclareLocal(typeof(ulong));
+            _target = il.DeclareLocal(typeof(ulong));
             _exitPc = il.DeclareLocal(typeof(ulong));
             _retired = il.DeclareLocal(typeof(int));
             _done = il.DeclareLocal(typeof(int)); // instructions of earlier iterations of a self-loop

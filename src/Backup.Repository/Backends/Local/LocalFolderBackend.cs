@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Backup.Repository.DirectIo;
+using Microsoft.Win32.SafeHandles;
 
 namespace Backup.Repository.Backends.Local;
 
@@ -246,19 +247,7 @@ public sealed class LocalFolderBackend : IRepositoryBackend
             }
 
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous | FileOptions.RandomAccess);
-            var done = 0;
-            while (done < destination.Length)
-            {
-                var read = await RandomAccess.ReadAsync(handle, destination[done..], offset + done, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                done += read;
-            }
-
-            return done;
+            return await ReadFullyAsync(handle, offset, destination, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -281,19 +270,8 @@ public sealed class LocalFolderBackend : IRepositoryBackend
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous | FileOptions.RandomAccess);
             var available = Math.Max(0, RandomAccess.GetLength(handle) - offset);
             var buffer = new byte[(int)Math.Min(length, available)];
-            var done = 0;
-            while (done < buffer.Length)
-            {
-                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(done), offset + done, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    return buffer[..done];
-                }
-
-                done += read;
-            }
-
-            return buffer;
+            var done = await ReadFullyAsync(handle, offset, buffer, cancellationToken).ConfigureAwait(false);
+            return done == buffer.Length ? buffer : buffer[..done];
         }
         catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -303,6 +281,24 @@ public sealed class LocalFolderBackend : IRepositoryBackend
         {
             throw new BackendTransientException($"reading '{key}' from {Location} failed: {exception.Message}", exception);
         }
+    }
+
+    /// <summary>Reads from <paramref name="offset"/> until <paramref name="destination"/> is full or the file ends; returns the bytes read.</summary>
+    private static async Task<int> ReadFullyAsync(SafeFileHandle handle, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var done = 0;
+        while (done < destination.Length)
+        {
+            var read = await RandomAccess.ReadAsync(handle, destination[done..], offset + done, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            done += read;
+        }
+
+        return done;
     }
 
     /// <inheritdoc />
