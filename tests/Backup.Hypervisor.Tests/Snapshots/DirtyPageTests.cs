@@ -1,4 +1,5 @@
 using Backup.Disks.BlockDevices;
+using Backup.Disks.Snapshots;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Tests.Boot;
@@ -92,6 +93,39 @@ public sealed class DirtyPageTests : IDisposable
         // The three files rebuild the machine.
         using var restored = VirtualMachine.Restore(config, [full, second, third], _ => { });
         Assert.Equal(vm.DigestState(), restored.DigestState());
+    }
+
+    [RiscvToolchainFact]
+    public async Task A_checkpoint_that_fails_at_the_cut_leaves_no_file_and_the_next_one_still_holds_every_page_written()
+    {
+        string diskPath = Path.Combine(_dir, "tracked.img"), sideStore = Path.Combine(_dir, "side");
+        BareMetalGuest.CreateDisk(diskPath);
+        using var disk = TrackedDisk.Open(RawFileDisk.Open(diskPath), new TrackedDiskOptions { ImagePath = diskPath, SideStoreDirectory = sideStore });
+        var config = BareMetalGuest.Config(BareMetalGuest.Build(Program), disk);
+        string full = Path.Combine(_dir, "1-full.vmstate"), second = Path.Combine(_dir, "2.vmstate");
+        using var vm = new VirtualMachine(config, _ => { });
+
+        BareMetalGuest.RunUntilRegister(vm, S11, 1);
+        var cut = vm.Checkpoint(full);
+        await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(cut.StunTime >= cut.DiskCutTime && cut.DiskCutTime > TimeSpan.Zero, $"stun {cut.StunTime}, of which disks {cut.DiskCutTime}");
+        cut.Disks[0]!.Dispose();
+
+        vm.SendConsoleInput("g"u8);
+        BareMetalGuest.RunUntilRegister(vm, S11, 2);
+
+        // The disk's snapshot cannot be created (its side store is gone): the checkpoint fails, and leaves nothing behind.
+        Directory.Delete(sideStore, recursive: true);
+        Assert.ThrowsAny<IOException>(() => vm.Checkpoint(second));
+        Assert.False(File.Exists(second), "a failed checkpoint left a partial state file");
+
+        Directory.CreateDirectory(sideStore);
+        cut = vm.Checkpoint(second);
+        await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        cut.Disks[0]!.Dispose();
+        Assert.Equal(VmStateFile.ReadHeader(full).Id, cut.ParentId);
+        ulong[] expected = [Index(BareMetalGuest.QueuePage), Index(PageA), Index(PageB), Index(PageC), Index(DmaTarget), Index(DmaTarget) + 1];
+        Assert.Equal(expected.Order(), Pages(second).Keys.Order());
     }
 
     private static ulong Index(ulong address) => (address - BareMetalGuest.RamBase) / VmStateFile.PageSize;
