@@ -9,7 +9,7 @@ namespace Backup.Hypervisor.Machine;
 
 public sealed partial class VirtualMachine
 {
-    private readonly ConcurrentQueue<(string Path, bool Incremental, TaskCompletionSource<VmCheckpoint> Done)> _checkpointRequests = new();
+    private readonly ConcurrentQueue<(FileStream File, string Path, bool Incremental, TaskCompletionSource<VmCheckpoint> Done)> _checkpointRequests = new();
     private Guid _lastCheckpointId;
 
     /// <summary>
@@ -26,14 +26,22 @@ public sealed partial class VirtualMachine
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ThrowIfEnded();
+
+        // Opening (creating) the file needs no pause: it happens here, on the caller's thread, while the guest runs.
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         if (Volatile.Read(ref _runningThread) == 0 || Volatile.Read(ref _runningThread) == Environment.CurrentManagedThreadId)
         {
-            return TakeCheckpoint(path, incremental);
+            return TakeCheckpoint(file, path, incremental, Stopwatch.GetTimestamp());
         }
 
         var done = new TaskCompletionSource<VmCheckpoint>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _checkpointRequests.Enqueue((path, incremental, done));
+        _checkpointRequests.Enqueue((file, path, incremental, done));
         _wake.Set();
+        if (Volatile.Read(ref _runningThread) == 0)
+        {
+            ServiceCheckpointRequests(); // the VM thread left its loop (and its last look at the queue) meanwhile
+        }
+
         return done.Task.GetAwaiter().GetResult();
     }
 
@@ -159,10 +167,12 @@ public sealed partial class VirtualMachine
     {
         while (_checkpointRequests.TryDequeue(out var request))
         {
+            // The guest is paused from here (the VM thread has stopped running guest code to take this cut) until this
+            // method returns and the harts run again: that whole span is the stun time.
+            long paused = Stopwatch.GetTimestamp();
             try
             {
-                ThrowIfEnded();
-                request.Done.SetResult(TakeCheckpoint(request.Path, request.Incremental));
+                request.Done.SetResult(TakeCheckpoint(request.File, request.Path, request.Incremental, paused));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
             {
@@ -179,21 +189,72 @@ public sealed partial class VirtualMachine
         }
     }
 
-    private VmCheckpoint TakeCheckpoint(string path, bool incremental)
+    /// <summary>
+    /// Takes the cut into <paramref name="stream"/> (already created at <paramref name="path"/>) with the guest paused
+    /// since <paramref name="paused"/> (a <see cref="Stopwatch"/> timestamp); the stun time runs from then until the
+    /// cut is complete and the guest may run again. On failure the file is closed and deleted: no partial state
+    /// file is left to break a chain.
+    /// </summary>
+    private VmCheckpoint TakeCheckpoint(FileStream stream, string path, bool incremental, long paused)
     {
-        // Everything that does not need the machine paused (opening the file, the header) happens before the cut.
-        var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        try
+        {
+            ThrowIfEnded();
+            return TakeCheckpointCore(stream, path, incremental, paused);
+        }
+        catch
+        {
+            try
+            {
+                stream.Dispose();
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // The checkpoint's own failure is what the caller needs to hear about.
+            }
+
+            throw;
+        }
+    }
+
+    private VmCheckpoint TakeCheckpointCore(FileStream stream, string path, bool incremental, long paused)
+    {
+        // What can fail (a disk's side store that cannot be created, a write error) comes first, before anything that
+        // changes the machine's bookkeeping (the dirty generation, the RAM capture, the parent id): a failed checkpoint
+        // leaves the next one correct.
         bool chained = incremental && _lastCheckpointId != Guid.Empty;
         var header = new VmStateHeader(Guid.NewGuid(), chained ? _lastCheckpointId : Guid.Empty, DateTimeOffset.UtcNow,
             _ram.Size, _harts.Length, _config.Disks.Count, Agent is not null);
-        var writer = new VmStateFile.Writer(stream, header);
-
-        var stun = Stopwatch.StartNew();
-        foreach (var part in _stateParts)
+        var disks = new DiskSnapshot?[_config.Disks.Count];
+        VmStateFile.Writer writer;
+        TimeSpan diskCut;
+        try
         {
-            var section = new StateWriter();
-            part.SaveState(section);
-            writer.WriteSection(part.StateName, part.StateVersion, section.ToArray());
+            long disksStarted = Stopwatch.GetTimestamp();
+            for (int i = 0; i < disks.Length; i++)
+            {
+                disks[i] = _config.Disks[i] is TrackedDisk tracked ? tracked.CreateSnapshot() : null;
+            }
+
+            diskCut = Stopwatch.GetElapsedTime(disksStarted);
+
+            writer = new VmStateFile.Writer(stream, header);
+            foreach (var part in _stateParts)
+            {
+                var section = new StateWriter();
+                part.SaveState(section);
+                writer.WriteSection(part.StateName, part.StateVersion, section.ToArray());
+            }
+        }
+        catch
+        {
+            foreach (var taken in disks)
+            {
+                taken?.Dispose();
+            }
+
+            throw;
         }
 
         // RAM: close the dirty generation, stop caching write permissions, and capture copy-on-write.
@@ -207,13 +268,10 @@ public sealed partial class VirtualMachine
 
         var preserved = new ConcurrentQueue<(ulong Page, byte[] Content)>();
         _ram.Tracker.BeginCapture(pages, (page, content) => preserved.Enqueue((page, content)));
-        var disks = _config.Disks.Select(d => d is TrackedDisk tracked ? tracked.CreateSnapshot() : null).ToArray();
         _lastCheckpointId = header.Id;
         var completion = Task.Run(() => CopyPages(writer, stream, toVisit, preserved));
-        stun.Stop();
-
         long count = toVisit.Sum(w => (long)BitOperations.PopCount(w));
-        return new VmCheckpoint(header, path, stun.Elapsed, count, completion, disks);
+        return new VmCheckpoint(header, path, Stopwatch.GetElapsedTime(paused), diskCut, count, completion, disks);
     }
 
     private long CopyPages(VmStateFile.Writer writer, FileStream stream, ulong[] pages, ConcurrentQueue<(ulong Page, byte[] Content)> preserved)

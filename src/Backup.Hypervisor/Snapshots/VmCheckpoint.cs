@@ -8,8 +8,9 @@ namespace Backup.Hypervisor.Snapshots;
 /// </summary>
 public sealed class VmCheckpoint
 {
-    internal VmCheckpoint(VmStateHeader header, string path, TimeSpan stunTime, long pagesToSave, Task<long> completion, IReadOnlyList<DiskSnapshot?> disks)
+    internal VmCheckpoint(VmStateHeader header, string path, TimeSpan stunTime, TimeSpan diskCutTime, long pagesToSave, Task<long> completion, IReadOnlyList<DiskSnapshot?> disks)
     {
+        DiskCutTime = diskCutTime;
         Disks = disks;
         Header = header;
         Path = path;
@@ -33,8 +34,14 @@ public sealed class VmCheckpoint
 
     public string Path { get; }
 
-    /// <summary>How long the guest was paused to take the cut.</summary>
+    /// <summary>
+    /// How long the guest was paused to take the cut: from the moment the VM thread stopped running guest code for it
+    /// until the harts could run again, disk snapshots included (creating the file is done before, while the guest runs).
+    /// </summary>
     public TimeSpan StunTime { get; }
+
+    /// <summary>The part of <see cref="StunTime"/> spent cutting the disks' snapshots.</summary>
+    public TimeSpan DiskCutTime { get; }
 
     /// <summary>RAM pages the file will hold (dirty since the parent, or every page ever written for a full one).</summary>
     public long PagesToSave { get; }

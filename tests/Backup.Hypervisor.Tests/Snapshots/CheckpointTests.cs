@@ -65,6 +65,56 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Two_harts_run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit()
+    {
+        string diskA = Path.Combine(_dir, "a2.img"), diskB = Path.Combine(_dir, "b2.img"), state = Path.Combine(_dir, "cut2.vmstate");
+        RawFileDisk.Create(diskA, 16L << 20).Dispose();
+        const ulong m = 60_000_000;
+
+        byte[] digestA;
+        string afterCutA;
+        VmExit exitA;
+        ulong n;
+        using (var disk = RawFileDisk.Open(diskA))
+        {
+            var console = new ConsoleCapture();
+            using var vm = new VirtualMachine(Config(disk) with { CpuCount = 2 }, console.Write);
+
+            // The cut falls once Linux has brought the second hart up, so both harts' states matter.
+            for (n = 10_000_000; !console.Text.Contains("smp: Brought up 1 node, 2 CPUs", StringComparison.Ordinal); n += 2_000_000)
+            {
+                Assert.True(n < 400_000_000, $"the second hart never came up\n{console.Text}");
+                Assert.Equal(VmExitKind.Stopped, vm.RunUntil(n).Kind);
+            }
+
+            Assert.All(vm.Harts, hart => Assert.NotEqual(Backup.Hypervisor.Cpu.HartState.Stopped, hart.State));
+            Assert.All(vm.Harts, hart => Assert.True(hart.Instret > 0));
+            var cut = vm.Checkpoint(state);
+            Assert.Equal(2, cut.Header.HartCount);
+            await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+            disk.Flush();
+            File.Copy(diskA, diskB);
+            int mark = console.Text.Length;
+            exitA = vm.RunUntil(n + m);
+            afterCutA = console.Text[mark..];
+            digestA = vm.DigestState();
+        }
+
+        using (var disk = RawFileDisk.Open(diskB))
+        {
+            var console = new ConsoleCapture();
+            using var vm = VirtualMachine.Restore(Config(disk) with { CpuCount = 2 }, [state], console.Write);
+            var exitB = vm.RunUntil(n + m);
+            Assert.Equal(exitA, exitB);
+            Assert.Equal(afterCutA, console.Text);
+            Assert.Equal(digestA, vm.DigestState());
+        }
+
+        Assert.Contains("guest: disk write ok", afterCutA, StringComparison.Ordinal); // the disk was written after the cut
+        Assert.Equal(File.ReadAllBytes(diskA), File.ReadAllBytes(diskB));
+    }
+
+    [Fact]
     public async Task Linux_keeps_running_across_many_checkpoints_and_the_chain_restores_with_its_disk_snapshot()
     {
         string diskPath = Path.Combine(_dir, "live.img"), restoredPath = Path.Combine(_dir, "restored.img");
