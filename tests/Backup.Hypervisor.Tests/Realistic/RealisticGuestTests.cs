@@ -9,6 +9,7 @@ using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Tests.Support;
 using Backup.TestSupport;
+using Xunit.Abstractions;
 
 namespace Backup.Hypervisor.Tests.Realistic;
 
@@ -21,6 +22,12 @@ public sealed partial class RealisticGuestTests : IDisposable
     private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(20);
     private readonly string _dir = Directory.CreateTempSubdirectory("realistic-").FullName;
     private readonly RealisticGuest _guest = RealisticGuest.Locate();
+    private readonly ITestOutputHelper _output;
+
+    public RealisticGuestTests(ITestOutputHelper output)
+    {
+        _output = output;
+    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -361,9 +368,9 @@ public sealed partial class RealisticGuestTests : IDisposable
     [Fact]
     public async Task A_checkpoint_taken_during_boot_resumes_into_a_server_that_comes_up_healthy()
     {
-        const ulong Step = 5_000_000; // instructions between two cuts
+        const ulong Step = 2_000_000; // instructions between two cuts
         var (rootPath, dataPath) = _guest.CopyDisks(_dir);
-        var cuts = new List<(string Path, DiskSnapshot?[] Disks, string Console)>();
+        var cuts = new List<(string Path, DiskSnapshot?[] Disks, string Console, ulong Instructions)>();
         int chosen;
         using (var rootRaw = RawFileDisk.Open(rootPath))
         using (var dataRaw = RawFileDisk.Open(dataPath))
@@ -387,13 +394,16 @@ public sealed partial class RealisticGuestTests : IDisposable
                     Assert.True(cuts.Count < 2000, $"no 'guest: ready' after {cuts.Count} steps\n{console.Text}");
                     var cut = vm.Checkpoint(Path.Combine(_dir, $"boot{cuts.Count}.vmstate"));
                     await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
-                    cuts.Add((cut.Path, [.. cut.Disks], console.Text));
+                    cuts.Add((cut.Path, [.. cut.Disks], console.Text, vm.Clock.RetiredInstructions));
                 }
 
                 // A cut in the middle of the boot: the kernel is running, the server not yet up.
                 var booting = Enumerable.Range(0, cuts.Count).Where(i => cuts[i].Console.Contains("Linux version", StringComparison.Ordinal)).ToList();
                 Assert.True(booting.Count >= 3, $"only {booting.Count} cuts during the boot");
                 chosen = booting[booting.Count / 2];
+                string[] lines = cuts[chosen].Console.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                _output.WriteLine($"{cuts.Count} cuts before 'guest: ready' ({booting.Count} after the kernel's first line); resuming cut {chosen}, " +
+                    $"taken after {cuts[chosen].Instructions:N0} instructions, console's last line then: {lines[^1]}");
                 Materialize(cuts[chosen].Disks[0]!, Path.Combine(_dir, "boot-root.img"));
                 Materialize(cuts[chosen].Disks[1]!, Path.Combine(_dir, "boot-data.img"));
             }
