@@ -344,8 +344,22 @@ public sealed partial class RealisticGuestTests : IDisposable
         var window = TimeSpan.FromTicks(Math.Clamp(pace.Elapsed.Ticks * 3, TimeSpan.FromSeconds(1.5).Ticks, TimeSpan.FromSeconds(20).Ticks));
 
         await vm.Agent.FreezeAsync(AgentTimeout);
-        await Task.Delay(500); // a commit that completed before the freeze may still be on its way to the console
+
+        // A commit that completed before the freeze may still be on its way to the console: wait until the count
+        // has stood still for half a second (a workload that keeps committing every 20 ms never gets there).
         long frozenAt = LastCommitted(console);
+        var still = Stopwatch.StartNew();
+        var settleLimit = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (still.Elapsed < TimeSpan.FromMilliseconds(500) && DateTime.UtcNow < settleLimit)
+        {
+            await Task.Delay(50);
+            if (LastCommitted(console) != frozenAt)
+            {
+                frozenAt = LastCommitted(console);
+                still.Restart();
+            }
+        }
+
         int probeFrom = console.Text.Length;
         vm.SendConsoleInput("touch /data/written-while-frozen; echo probe-$((6*7))-written\n"u8);
         await Task.Delay(window);
