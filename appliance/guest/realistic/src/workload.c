@@ -8,13 +8,16 @@
  * Console lines (written to /dev/console, one write() per line):
  *   guest: ready                      once per boot, after the first commit
  *   workload: committed seq <N>       after COMMIT returned, for the first
- *                                     commit of the process and every N % 10 == 0
+ *                                     commit of the process and every
+ *                                     N % report_every == 0 (default 10)
  *   workload: database error <msg>    any failure; the service closes the
  *                                     database and retries every second
  *   workload: stopped at seq <N>      on SIGTERM/SIGINT (clean stop)
  *
- * Kernel command line knob (read from /proc/cmdline):
- *   workload.interval_ms=N   pause between transactions (default 100)
+ * Kernel command line knobs (read from /proc/cmdline):
+ *   workload.interval_ms=N    pause between transactions (default 100)
+ *   workload.report_every=N   print every N-th commit (default 10; 1 = every
+ *                             commit, so a host sees each committed seq)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +38,7 @@
 #define DB_PATH    DATA_DIR "/app.db"
 #define READY_MARK "/run/guest-workload.ready"
 #define DEFAULT_INTERVAL_MS 100L
+#define DEFAULT_REPORT_EVERY 10L
 #define ERROR_REPEAT_EVERY  60 /* an unchanged error is printed again every 60 tries */
 
 static volatile sig_atomic_t stop_requested;
@@ -75,12 +79,14 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* workload.interval_ms=N from /proc/cmdline; the last occurrence wins. */
-static long read_interval_ms(void)
+/*
+ * A numeric knob "<key>N" from /proc/cmdline, min <= N <= max; the last
+ * well-formed occurrence wins, a malformed one is reported and skipped.
+ */
+static long read_knob(const char *key, long val, long min, long max)
 {
 	char buf[4096];
-	const char *key = "workload.interval_ms=";
-	long val = DEFAULT_INTERVAL_MS;
+	size_t klen = strlen(key);
 	ssize_t n;
 	char *p;
 	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -96,11 +102,11 @@ static long read_interval_ms(void)
 		char *end;
 		long v;
 
-		if (strncmp(p, key, strlen(key)) != 0)
+		if (strncmp(p, key, klen) != 0)
 			continue;
 		errno = 0;
-		v = strtol(p + strlen(key), &end, 10);
-		if (errno || *end || end == p + strlen(key) || v < 0 || v > 3600000L)
+		v = strtol(p + klen, &end, 10);
+		if (errno || *end || end == p + klen || v < min || v > max)
 			say("workload: ignoring malformed knob %s", p);
 		else
 			val = v;
@@ -237,7 +243,7 @@ rollback:
 int main(void)
 {
 	struct sigaction sa;
-	long interval;
+	long interval, report_every;
 	long long last_seq = 0;
 	int first_commit = 1;
 
@@ -247,7 +253,8 @@ int main(void)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	interval = read_interval_ms();
+	interval = read_knob("workload.interval_ms=", DEFAULT_INTERVAL_MS, 0, 3600000L);
+	report_every = read_knob("workload.report_every=", DEFAULT_REPORT_EVERY, 1, 1000000L);
 	vfsrandom_install();
 
 	while (!stop_requested) {
@@ -278,7 +285,7 @@ int main(void)
 				break;
 			last_seq = seq;
 			last_error[0] = 0;
-			if (first_commit || seq % 10 == 0)
+			if (first_commit || seq % report_every == 0)
 				say("workload: committed seq %lld", seq);
 			if (first_commit) {
 				int fd = open(READY_MARK, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
