@@ -1,4 +1,5 @@
 using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Tests.Devices;
 using Backup.Hypervisor.Tests.Support;
 using Backup.Hypervisor.Timing;
 using Backup.TestSupport;

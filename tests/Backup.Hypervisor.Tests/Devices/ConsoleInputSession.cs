@@ -1,6 +1,7 @@
 using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Tests.Support;
 
-namespace Backup.Hypervisor.Tests.Support;
+namespace Backup.Hypervisor.Tests.Devices;
 
 /// <summary>
 /// Runs a VM on its own thread the way a user at the console drives it: wait for a prompt, type, wait for the end.
