@@ -18,6 +18,9 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
     public const long ExtensionSrst = 0x53525354;
     public const long LegacySetTimer = 0x00, LegacyPutChar = 0x01, LegacyGetChar = 0x02, LegacyShutdown = 0x08;
 
+    /// <summary>The legacy extensions occupy EIDs 0x00-0x0F (SBI spec, chapter "Legacy Extensions").</summary>
+    public const long LegacyLast = 0x0F;
+
     /// <summary>Implementation id reported by sbi_get_impl_id (not a registered id: this appliance's own).</summary>
     public const long ImplementationId = 0x4241;
 
@@ -68,6 +71,11 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
                 _reset(SystemResetKind.Shutdown);
                 hart.State = HartState.Stopped;
                 return;
+            case <= LegacyLast and >= 0:
+                // The other legacy extensions (clear_ipi, send_ipi, remote fences, reserved 0x09-0x0F) are not
+                // served. Legacy calls return in a0 only and must preserve every other register, a1 included.
+                hart.SetRegister(10, unchecked((ulong)SbiError.NotSupported));
+                return;
         }
 
         (long error, ulong value) = extension switch
@@ -77,7 +85,7 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
             ExtensionIpi when function == 0 => SendIpi(a0, a1),
             ExtensionRfence => RemoteFence(function, a0, a1),
             ExtensionHsm => HartStateManagement(hart, function, a0, a1, a2),
-            ExtensionSrst when function == 0 => SystemReset(hart, a0),
+            ExtensionSrst when function == 0 => SystemReset(hart, (uint)a0, (uint)a1),
             _ => (SbiError.NotSupported, 0UL),
         };
 
@@ -104,12 +112,21 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
         return (SbiError.Success, 0);
     }
 
-    /// <summary>Harts named by an SBI hart mask; null when the mask names a hart that does not exist.</summary>
+    /// <summary>
+    /// Harts named by an SBI hart mask (hart_mask_base -1: every hart); null when the base or any hart the mask
+    /// names does not exist (the caller answers SBI_ERR_INVALID_PARAM). A base near 2^64 never wraps to a low id.
+    /// </summary>
     private List<Hart>? Targets(ulong mask, ulong maskBase)
     {
         if (maskBase == ulong.MaxValue)
         {
             return [.. _harts];
+        }
+
+        ulong count = (ulong)_harts.Length;
+        if (maskBase >= count)
+        {
+            return null;
         }
 
         var list = new List<Hart>();
@@ -120,13 +137,12 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
                 continue;
             }
 
-            ulong id = maskBase + (ulong)bit;
-            if (id >= (ulong)_harts.Length)
+            if ((ulong)bit >= count - maskBase)
             {
                 return null;
             }
 
-            list.Add(_harts[id]);
+            list.Add(_harts[maskBase + (ulong)bit]);
         }
 
         return list;
@@ -213,19 +229,19 @@ public sealed class SbiServer : ISupervisorCallHandler, IDeviceState
         }
     }
 
-    private (long, ulong) SystemReset(Hart caller, ulong type)
+    /// <summary>
+    /// sbi_system_reset: both arguments are 32 bits wide. Types 0 (shutdown), 1 (cold reboot) and 2 (warm reboot)
+    /// and reasons 0 (none) and 1 (system failure) are served; reserved, SBI-implementation-specific and vendor
+    /// values are not implemented here, so they get SBI_ERR_INVALID_PARAM and the call returns.
+    /// </summary>
+    private (long, ulong) SystemReset(Hart caller, uint type, uint reason)
     {
-        switch (type)
+        if (type > 2 || reason > 1)
         {
-            case 0:
-                _reset(SystemResetKind.Shutdown);
-                break;
-            case 1 or 2:
-                _reset(SystemResetKind.Reboot);
-                break;
-            default:
-                return (SbiError.InvalidParam, 0);
+            return (SbiError.InvalidParam, 0);
         }
+
+        _reset(type == 0 ? SystemResetKind.Shutdown : SystemResetKind.Reboot);
 
         caller.State = HartState.Stopped;
         return (SbiError.Success, 0);

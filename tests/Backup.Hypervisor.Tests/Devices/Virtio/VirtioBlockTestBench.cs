@@ -38,13 +38,15 @@ public sealed class VirtioBlockTestBench : IDisposable
     private ushort _availIndex;
     private ulong _bump = DataArea;
 
-    public VirtioBlockTestBench(bool readOnlyFile = false, bool presentReadOnly = false, ushort maxQueueSize = QueueSize)
+    /// <param name="wrapDisk">Puts a test disk (e.g. a <see cref="WriteBackCacheDisk"/>) between the device and the raw file.</param>
+    public VirtioBlockTestBench(bool readOnlyFile = false, bool presentReadOnly = false, ushort maxQueueSize = QueueSize,
+        Func<IBlockDevice, IBlockDevice>? wrapDisk = null)
     {
         DiskPath = Path.Combine(Path.GetTempPath(), $"virtio-blk-{Guid.NewGuid():N}.img");
         File.WriteAllBytes(DiskPath, InitialContent());
         Disk = RawFileDisk.Open(DiskPath, readOnlyFile);
         Ram = new GuestRam(RamBase, RamSize);
-        Block = new VirtioBlockDevice(Disk, "backup-disk-0", presentReadOnly, maxQueueSize);
+        Block = new VirtioBlockDevice(wrapDisk is null ? Disk : wrapDisk(Disk), "backup-disk-0", presentReadOnly, maxQueueSize);
         Transport = new VirtioMmioTransport(0x1000_1000, Ram, Block, Line, Errors.Add);
     }
 
