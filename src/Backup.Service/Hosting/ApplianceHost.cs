@@ -295,7 +295,8 @@ public sealed class ApplianceHost : IAsyncDisposable
         return new BackupReply(outcome.JobId, outcome.Status, outcome.Message, result?.PointId, result?.ParentId, result?.Consistency,
             result?.Stun.TotalMilliseconds ?? 0, result?.Disks.Sum(d => d.Length) ?? 0, result?.Disks.Sum(d => d.ChangedBytes) ?? 0,
             result?.Statistics.UploadedBytes ?? 0, result?.Duration.TotalSeconds ?? 0,
-            result?.Disks.Where(d => d.FullReadReason is not null).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name}: {d.FullReadReason}")).ToList());
+            result?.Disks.Where(d => d.FullReadReason is not null).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name}: {d.FullReadReason}")).ToList(),
+            result?.ConsistencyNote);
     }
 
     private static IResult Guard(Func<IResult> action)
