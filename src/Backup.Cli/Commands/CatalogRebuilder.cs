@@ -32,6 +32,7 @@ internal static class CatalogRebuilder
                 PassphraseSource = passphraseSource,
                 Parent = manifest.Parent,
                 Consistency = configuration?.Consistency ?? "disk image",
+                ConsistencyNote = configuration?.ConsistencyNote,
                 HasMemoryState = configuration?.HasMemoryState ?? false,
                 DiskBytes = summary.TotalDiskBytes,
                 StunMilliseconds = configuration?.StunMilliseconds ?? 0,

@@ -19,19 +19,20 @@ internal static class ManagedVmCommands
 {
     private const byte DetachKey = 0x1D; // Ctrl-]
 
-    public static IEnumerable<Command> Create() => [Define(), List(), Start(), Stop(), Attach()];
+    public static IEnumerable<Command> Create() => [Define(), List(), Set(), Start(), Stop(), Attach()];
 
     private static Command Define()
     {
         var name = new Argument<string>("name") { Description = "the VM's name (a-z, 0-9, '-', '_', '.')" };
         var kernel = new Option<FileInfo>("--kernel") { Description = "RISC-V Linux kernel Image", Required = true };
-        var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable, in order: the first is the guest's vda)" };
+        var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only and ',cbt=SIZE' for its own change-tracking granularity (repeatable, in order: the first is the guest's vda)" };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
         var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
         var agent = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (application-consistent backups, health checks)" };
         var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
-        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, disks, memory, cpus, cmdline, agent, autostart };
+        var granularity = new Option<string?>("--cbt-granularity") { Description = "changed-block tracking granularity of the VM's disks, a power of two from 4K to 64M (default 64K)" };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, disks, memory, cpus, cmdline, agent, autostart, granularity };
         command.SetAction(parse => ApplianceCommand.Run(() =>
         {
             if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
@@ -43,19 +44,18 @@ internal static class ManagedVmCommands
             {
                 Name = parse.GetValue(name)!,
                 Kernel = parse.GetValue(kernel)!.FullName,
-                Disks = (parse.GetValue(disks) ?? []).Select(spec => spec.EndsWith(",ro", StringComparison.Ordinal)
-                    ? new VmDiskDefinition { Path = spec[..^3], ReadOnly = true }
-                    : new VmDiskDefinition { Path = spec }).ToArray(),
+                Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(),
                 MemoryBytes = bytes,
                 Cpus = parse.GetValue(cpus),
                 CommandLine = parse.GetValue(cmdline)!,
                 AgentChannel = parse.GetValue(agent),
                 Autostart = parse.GetValue(autostart),
+                CbtGranularity = ParseGranularity("--cbt-granularity", parse.GetValue(granularity)),
             };
             var data = ApplianceCommand.Resolve(parse);
             data.EnsureCreated();
             var created = new VmStore(data).Create(definition);
-            Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}) in {data.VmDirectory(created.Name)}");
+            Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}, change tracking {DescribeGranularity(created)}) in {data.VmDirectory(created.Name)}");
             return Task.FromResult(0);
         }));
         return command;
@@ -92,19 +92,135 @@ internal static class ManagedVmCommands
                 return 0;
             }
 
-            Console.WriteLine($"{"NAME",-20} {"STATE",-10} {"MEMORY",8} {"CPUS",4} {"DISKS",5} {"AUTOSTART",9}  LAST CHANGE");
+            Console.WriteLine($"{"NAME",-20} {"STATE",-10} {"MEMORY",8} {"CPUS",4} {"DISKS",5} {"AUTOSTART",9} {"CBT",-12}  LAST CHANGE");
             foreach (var vm in vms)
             {
                 string state = vm.Running ? "running" : "stopped";
                 string detail = vm.Running || vm.State == "stopped" ? string.Empty : vm.State;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
+                    $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9} {DescribeGranularities(vm.CbtGranularities),-12}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
             }
 
             return 0;
         }));
         return command;
     }
+
+    private static Command Set()
+    {
+        var name = new Argument<string>("name");
+        var granularity = new Option<string>("--cbt-granularity")
+        {
+            Description = "changed-block tracking granularity, a power of two from 4K to 64M, or 'default' (the VM's, else 64K)",
+            Required = true,
+        };
+        var disk = new Option<int?>("--disk") { Description = "set only this disk's granularity (0 = the first disk); without it, the VM's" };
+        var command = new Command("set", "Change a VM's settings; a new change-tracking granularity applies from the VM's next start, and its next backup then reads each affected disk in full") { name, granularity, disk };
+        command.SetAction(parse => ApplianceCommand.Run(async () =>
+        {
+            var data = ApplianceCommand.Resolve(parse);
+            var store = new VmStore(data);
+            var definition = store.Get(parse.GetValue(name)!);
+            string text = parse.GetValue(granularity)!;
+            int? bytes = text.Equals("default", StringComparison.OrdinalIgnoreCase) ? null : ParseGranularity("--cbt-granularity", text);
+            VmDefinition updated;
+            if (parse.GetValue(disk) is { } index)
+            {
+                if (index < 0 || index >= definition.Disks.Count)
+                {
+                    throw new UsageException($"--disk {index}: VM '{definition.Name}' has {definition.Disks.Count} disks (0 to {definition.Disks.Count - 1})");
+                }
+
+                updated = definition with { Disks = definition.Disks.Select((d, i) => i == index ? d with { CbtGranularity = bytes } : d).ToArray() };
+            }
+            else
+            {
+                updated = definition with { CbtGranularity = bytes };
+            }
+
+            store.Update(updated);
+            bool running = false;
+            using (var service = await ServiceClient.TryConnect(data).ConfigureAwait(false))
+            {
+                if (service is not null)
+                {
+                    running = (await service.ListVmsAsync().ConfigureAwait(false)).Any(vm => vm.Name == definition.Name && vm.Running);
+                }
+            }
+
+            var changed = Enumerable.Range(0, definition.Disks.Count).Where(i => definition.CbtGranularityOf(i) != updated.CbtGranularityOf(i)).Select(i => $"disk{i}").ToList();
+            Console.WriteLine($"VM {updated.Name}: change tracking {DescribeGranularity(updated)}");
+            if (changed.Count > 0)
+            {
+                Console.WriteLine($"  {string.Join(", ", changed)}: the next backup reads the whole disk once (the changed-block map starts over at the new granularity){(running ? "; the VM is running: this applies when it next starts" : string.Empty)}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>"PATH[,ro][,cbt=SIZE]" in any order of the options.</summary>
+    private static VmDiskDefinition ParseDisk(string spec)
+    {
+        string path = spec;
+        bool readOnly = false;
+        int? granularity = null;
+        while (true)
+        {
+            int comma = path.LastIndexOf(',');
+            string option = comma < 0 ? string.Empty : path[(comma + 1)..];
+            if (option == "ro" && !readOnly)
+            {
+                readOnly = true;
+            }
+            else if (option.StartsWith("cbt=", StringComparison.Ordinal) && granularity is null)
+            {
+                granularity = ParseGranularity($"--disk {spec}: cbt", option["cbt=".Length..]);
+            }
+            else
+            {
+                break;
+            }
+
+            path = path[..comma];
+        }
+
+        if (path.Length == 0)
+        {
+            throw new UsageException($"--disk '{spec}' names no disk image");
+        }
+
+        return new VmDiskDefinition { Path = path, ReadOnly = readOnly, CbtGranularity = granularity };
+    }
+
+    private static int? ParseGranularity(string what, string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!SizeParser.TryParse(text, out ulong bytes))
+        {
+            throw new UsageException($"{what} '{text}' is not a size (examples: 64K, 256K, 1M)");
+        }
+
+        if (VmDefinition.CbtGranularityProblem((long)Math.Min(bytes, long.MaxValue)) is { } problem)
+        {
+            throw new UsageException($"{what} '{text}': a granularity {problem}");
+        }
+
+        return (int)bytes;
+    }
+
+    private static string DescribeGranularity(VmDefinition vm) =>
+        vm.Disks.Count == 0 ? "(no disks)" : string.Join(", ", vm.Disks.Select((_, i) => $"disk{i} {VmDefinition.FormatGranularity(vm.CbtGranularityOf(i))}"));
+
+    private static string DescribeGranularities(IReadOnlyList<int>? granularities) =>
+        granularities is null || granularities.Count == 0 ? "-"
+        : granularities.Distinct().Count() == 1 ? VmDefinition.FormatGranularity(granularities[0])
+        : string.Join(",", granularities.Select(g => VmDefinition.FormatGranularity(g)));
 
     private static Command Start()
     {

@@ -93,6 +93,11 @@ internal static class ProtectionCommands
         Console.WriteLine(string.Create(Invariant,
             $"  {reply.Consistency}-consistent, guest paused {reply.StunMilliseconds:F2} ms; {ProgressReporter.Format(reply.ChangedBytes, true)} of {ProgressReporter.Format(reply.DiskBytes, true)} changed, {ProgressReporter.Format(reply.UploadedBytes, true)} uploaded in {reply.Seconds:F1} s"));
         Console.WriteLine($"  incremental to: {reply.Parent ?? "(none: the first point)"}");
+        if (reply.ConsistencyNote is not null)
+        {
+            Console.WriteLine($"  note: {reply.ConsistencyNote}");
+        }
+
         foreach (string full in reply.FullReads ?? [])
         {
             Console.WriteLine($"  read in full: {full}");
@@ -121,6 +126,11 @@ internal static class ProtectionCommands
             {
                 Console.WriteLine(string.Create(Invariant,
                     $"{p.Id,-26} {p.Vm,-14} {p.Time.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {p.Consistency ?? "?",-12} {(p.HasMemoryState ? "yes" : "no"),6} {ProgressReporter.Format(p.DiskBytes, true),10} {ProgressReporter.Format(p.ChangedBytes, true),10}  {p.Repository}"));
+                if (p.ConsistencyNote is not null)
+                {
+                    Console.WriteLine($"{string.Empty,-26} note: {p.ConsistencyNote}");
+                }
+
             }
 
             return Task.FromResult(0);

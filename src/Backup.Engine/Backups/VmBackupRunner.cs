@@ -86,6 +86,7 @@ public static class VmBackupRunner
                 files.Add(file);
                 var disk = TrackedDisk.Open(file, new TrackedDiskOptions
                 {
+                    Granularity = definition.CbtGranularityOf(i),
                     SidecarPath = Path.Combine(stateDirectory, $"disk{i}.cbt"),
                     SideStoreDirectory = Path.Combine(stateDirectory, "snapshots"),
                     LeaveInnerOpen = true,

@@ -118,6 +118,7 @@ public sealed class ManagedVm : IDisposable
             {
                 var disk = TrackedDisk.Open(disks[i], new TrackedDiskOptions
                 {
+                    Granularity = definition.CbtGranularityOf(i),
                     SidecarPath = Path.Combine(stateDirectory, $"disk{i}.cbt"),
                     SideStoreDirectory = Path.Combine(stateDirectory, "snapshots"),
                 });
@@ -205,6 +206,7 @@ public sealed class ManagedVm : IDisposable
             owned.Add(raw); // files last: disposed after the tracked disks above them
             var tracked = TrackedDisk.Open(raw, new TrackedDiskOptions
             {
+                Granularity = definition.CbtGranularityOf(i),
                 SidecarPath = Path.Combine(stateDirectory, $"disk{i}.cbt"),
                 SideStoreDirectory = Path.Combine(stateDirectory, "snapshots"),
                 LeaveInnerOpen = true,

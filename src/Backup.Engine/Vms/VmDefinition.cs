@@ -3,17 +3,24 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Backup.Disks.BlockDevices;
+using Backup.Disks.Snapshots;
 using Backup.Hypervisor.Machine;
 
 namespace Backup.Engine.Vms;
 
 /// <summary>
 /// What a managed VM is: its name, the kernel it boots, its disks, memory, CPUs, kernel command line, whether it
-/// has a guest-agent channel and whether the service starts it. Stored as JSON in the appliance's data folder and
+/// has a guest-agent channel, whether the service starts it and its disks' changed-block tracking granularity. Stored as JSON in the appliance's data folder and
 /// inside every restore point (as the point's configuration), so a VM can be rebuilt from the repository alone.
 /// </summary>
 public sealed partial record VmDefinition
 {
+    /// <summary>Smallest accepted change-tracking granularity: 4 KiB, the guests' page and file-system block size.</summary>
+    public const int MinimumCbtGranularity = 4096;
+
+    /// <summary>Largest accepted change-tracking granularity (the change-tracking library's own limit).</summary>
+    public const int MaximumCbtGranularity = TrackedDiskOptions.MaxGranularity;
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -40,6 +47,13 @@ public sealed partial record VmDefinition
 
     /// <summary>The service starts this VM when it starts.</summary>
     public bool Autostart { get; init; }
+
+    /// <summary>
+    /// Changed-block tracking granularity in bytes for the VM's disks (a disk's own
+    /// <see cref="VmDiskDefinition.CbtGranularity"/> overrides it); null: <see cref="TrackedDiskOptions.DefaultGranularity"/> (64 KiB).
+    /// A power of two from <see cref="MinimumCbtGranularity"/> to <see cref="MaximumCbtGranularity"/>.
+    /// </summary>
+    public int? CbtGranularity { get; init; }
 
     /// <summary>True when <paramref name="name"/> can name a VM: 1-63 of a-z, 0-9, '-', '_', '.', starting with a letter or digit.</summary>
     public static bool IsValidName(string name) => NamePattern().IsMatch(name);
@@ -77,7 +91,40 @@ public sealed partial record VmDefinition
         {
             throw new ArgumentException($"VM '{Name}': {Cpus} CPUs requested; 1 to 4 are supported");
         }
+
+        if (CbtGranularity is { } granularity && CbtGranularityProblem(granularity) is { } problem)
+        {
+            throw new ArgumentException($"VM '{Name}': change-tracking granularity {problem}");
+        }
+
+        for (int i = 0; i < Disks.Count; i++)
+        {
+            if (Disks[i].CbtGranularity is { } diskGranularity && CbtGranularityProblem(diskGranularity) is { } diskProblem)
+            {
+                throw new ArgumentException($"VM '{Name}': disk {i} ({Disks[i].Path}): change-tracking granularity {diskProblem}");
+            }
+        }
     }
+
+    /// <summary>
+    /// Why <paramref name="bytes"/> cannot be a change-tracking granularity ("... is not a power of two ..."), or null
+    /// when it can: a power of two from 4 KiB to 64 MiB.
+    /// </summary>
+    public static string? CbtGranularityProblem(long bytes) =>
+        bytes is >= MinimumCbtGranularity and <= MaximumCbtGranularity && long.IsPow2(bytes)
+            ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"of {bytes} bytes is not a power of two from {FormatGranularity(MinimumCbtGranularity)} to {FormatGranularity(MaximumCbtGranularity)} (for example 64K, 256K, 1M)");
+
+    /// <summary>The change-tracking granularity disk <paramref name="diskIndex"/> runs with: its own, else the VM's, else 64 KiB.</summary>
+    public int CbtGranularityOf(int diskIndex) =>
+        (diskIndex >= 0 && diskIndex < Disks.Count ? Disks[diskIndex].CbtGranularity : null) ?? CbtGranularity ?? TrackedDiskOptions.DefaultGranularity;
+
+    /// <summary>A granularity as an operator writes it: "64K", "1M", "4096" (bytes when not a whole number of KiB).</summary>
+    public static string FormatGranularity(long bytes) =>
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes >> 20}M")
+        : bytes >= 1 << 10 && bytes % (1 << 10) == 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes >> 10}K")
+        : bytes.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The hypervisor configuration for this VM over already opened disks (in definition order).</summary>
     public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null) => new()

@@ -49,7 +49,9 @@ public sealed partial class VirtualMachine
     /// Application-consistent checkpoint: asks the guest agent to freeze the data file system, takes the cut, and
     /// thaws right after. If the VM has no agent channel, or the agent does not answer (or refuses) within
     /// <paramref name="agentTimeout"/>, the cut is taken crash-consistent and <see cref="VmCheckpoint.ConsistencyNote"/>
-    /// says why. Must not be called on the VM's own thread (the agent needs the VM running to answer).
+    /// says why. A freeze that timed out may still be carried out by the agent later, so a thaw is then sent after the cut
+    /// (the agent answers in order) rather than leaving the guest's file system frozen. Must not be called on the VM's own
+    /// thread (the agent needs the VM running to answer).
     /// </summary>
     public async Task<VmCheckpoint> CheckpointApplicationConsistentAsync(string path, bool incremental, TimeSpan agentTimeout, CancellationToken cancellationToken = default)
     {
@@ -62,6 +64,7 @@ public sealed partial class VirtualMachine
 
         string? note = null;
         bool frozen = false;
+        bool lateFreeze = false; // the freeze was sent but not answered in time: the agent may still carry it out
         try
         {
             await Agent.FreezeAsync(agentTimeout, cancellationToken).ConfigureAwait(false);
@@ -69,7 +72,9 @@ public sealed partial class VirtualMachine
         }
         catch (Agent.GuestAgentException e)
         {
-            note = $"the guest agent could not freeze the file system ({e.Message}); the checkpoint is crash-consistent";
+            lateFreeze = e.TimedOut;
+            note = $"the guest agent could not freeze the file system ({e.Message}); the checkpoint is crash-consistent"
+                + (lateFreeze ? "; a thaw was sent after the cut in case the freeze still completes" : string.Empty);
         }
 
         VmCheckpoint cut;
@@ -88,6 +93,18 @@ public sealed partial class VirtualMachine
                 catch (Agent.GuestAgentException e)
                 {
                     _log?.Invoke($"thaw after checkpoint failed: {e.Message} (the guest's data file system may stay frozen)");
+                }
+            }
+            else if (lateFreeze)
+            {
+                // The agent answers in order: this thaw runs after the late freeze, so the guest is not left frozen.
+                try
+                {
+                    await Agent.ThawAsync(agentTimeout, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Agent.GuestAgentException e)
+                {
+                    _log?.Invoke($"thaw after an unanswered freeze: {e.Message} (expected when the freeze never happened)");
                 }
             }
         }

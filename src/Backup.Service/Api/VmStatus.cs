@@ -1,4 +1,8 @@
 namespace Backup.Service.Api;
 
-/// <summary>A VM as `backup vm list` and GET /api/vms show it.</summary>
-public sealed record VmStatus(string Name, bool Running, bool Autostart, ulong MemoryBytes, int Cpus, int Disks, string State, DateTimeOffset? StateChanged);
+/// <summary>
+/// A VM as `backup vm list` and GET /api/vms show it. <paramref name="CbtGranularities"/>: each disk's changed-block
+/// tracking granularity in bytes as defined (a running VM applies a changed value at its next start).
+/// </summary>
+public sealed record VmStatus(string Name, bool Running, bool Autostart, ulong MemoryBytes, int Cpus, int Disks, string State, DateTimeOffset? StateChanged,
+    IReadOnlyList<int>? CbtGranularities = null);

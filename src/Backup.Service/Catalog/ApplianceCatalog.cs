@@ -11,10 +11,11 @@ namespace Backup.Service.Catalog;
 /// </summary>
 public sealed class ApplianceCatalog : IDisposable
 {
-    private const int SchemaVersion = 1;
+    // 1: the first schema; 2: points.consistency_note (why an application-consistent backup fell back to crash-consistent).
+    private const int SchemaVersion = 2;
     private const string InsertPoint = """
-        INSERT OR REPLACE INTO points (id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy)
-        VALUES ($id, $vm, $time, $repository, $passphrase, $parent, $consistency, $memory, $disk, $changed, $stored, $stun, $policy)
+        INSERT OR REPLACE INTO points (id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy, consistency_note)
+        VALUES ($id, $vm, $time, $repository, $passphrase, $parent, $consistency, $memory, $disk, $changed, $stored, $stun, $policy, $note)
         """;
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
@@ -69,7 +70,7 @@ public sealed class ApplianceCatalog : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy FROM points"
+            command.CommandText = "SELECT id, vm, time, repository, passphrase, parent, consistency, has_memory, disk_bytes, changed_bytes, stored_bytes, stun_ms, policy, consistency_note FROM points"
                 + (vm is null ? string.Empty : " WHERE vm = $vm") + " ORDER BY time, id";
             if (vm is not null)
             {
@@ -162,6 +163,7 @@ public sealed class ApplianceCatalog : IDisposable
                     ? fresh with
                     {
                         Consistency = fresh.Consistency ?? old.Consistency,
+                        ConsistencyNote = fresh.ConsistencyNote ?? old.ConsistencyNote,
                         ChangedBytes = old.ChangedBytes,
                         StoredBytes = old.StoredBytes,
                         Policy = old.Policy,
@@ -330,19 +332,24 @@ public sealed class ApplianceCatalog : IDisposable
         using (var create = _connection.CreateCommand())
         {
             create.Transaction = transaction;
-            create.CommandText = $"""
-                CREATE TABLE IF NOT EXISTS points (
-                    id TEXT PRIMARY KEY, vm TEXT NOT NULL, time TEXT NOT NULL, repository TEXT NOT NULL, passphrase TEXT NOT NULL,
-                    parent TEXT, consistency TEXT, has_memory INTEGER NOT NULL, disk_bytes INTEGER NOT NULL, changed_bytes INTEGER NOT NULL,
-                    stored_bytes INTEGER NOT NULL, stun_ms REAL NOT NULL, policy TEXT);
-                CREATE INDEX IF NOT EXISTS points_vm ON points (vm, time);
-                CREATE TABLE IF NOT EXISTS jobs (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, vm TEXT NOT NULL, policy TEXT, trigger TEXT NOT NULL,
-                    started TEXT NOT NULL, ended TEXT, status TEXT NOT NULL, message TEXT, point TEXT);
-                CREATE INDEX IF NOT EXISTS jobs_policy ON jobs (policy, vm, started);
-                CREATE TABLE IF NOT EXISTS vms (name TEXT PRIMARY KEY, state TEXT NOT NULL, changed TEXT NOT NULL);
-                PRAGMA user_version = {SchemaVersion};
-                """;
+            create.CommandText = version == 0
+                ? $"""
+                    CREATE TABLE IF NOT EXISTS points (
+                        id TEXT PRIMARY KEY, vm TEXT NOT NULL, time TEXT NOT NULL, repository TEXT NOT NULL, passphrase TEXT NOT NULL,
+                        parent TEXT, consistency TEXT, has_memory INTEGER NOT NULL, disk_bytes INTEGER NOT NULL, changed_bytes INTEGER NOT NULL,
+                        stored_bytes INTEGER NOT NULL, stun_ms REAL NOT NULL, policy TEXT, consistency_note TEXT);
+                    CREATE INDEX IF NOT EXISTS points_vm ON points (vm, time);
+                    CREATE TABLE IF NOT EXISTS jobs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, vm TEXT NOT NULL, policy TEXT, trigger TEXT NOT NULL,
+                        started TEXT NOT NULL, ended TEXT, status TEXT NOT NULL, message TEXT, point TEXT);
+                    CREATE INDEX IF NOT EXISTS jobs_policy ON jobs (policy, vm, started);
+                    CREATE TABLE IF NOT EXISTS vms (name TEXT PRIMARY KEY, state TEXT NOT NULL, changed TEXT NOT NULL);
+                    PRAGMA user_version = {SchemaVersion};
+                    """
+                : $"""
+                    ALTER TABLE points ADD COLUMN consistency_note TEXT;
+                    PRAGMA user_version = {SchemaVersion};
+                    """;
             create.ExecuteNonQuery();
         }
 
@@ -371,6 +378,7 @@ public sealed class ApplianceCatalog : IDisposable
         command.Parameters.AddWithValue("$stored", point.StoredBytes);
         command.Parameters.AddWithValue("$stun", point.StunMilliseconds);
         command.Parameters.AddWithValue("$policy", (object?)point.Policy ?? DBNull.Value);
+        command.Parameters.AddWithValue("$note", (object?)point.ConsistencyNote ?? DBNull.Value);
     }
 
     private static PointRecord ReadPoint(SqliteDataReader reader) => new()
@@ -388,6 +396,7 @@ public sealed class ApplianceCatalog : IDisposable
         StoredBytes = reader.GetInt64(10),
         StunMilliseconds = reader.GetDouble(11),
         Policy = reader.IsDBNull(12) ? null : reader.GetString(12),
+        ConsistencyNote = reader.IsDBNull(13) ? null : reader.GetString(13),
     };
 
     // Sortable text: the catalog orders and compares times as strings.

@@ -20,6 +20,9 @@ public sealed record PointRecord
     /// <summary>"crash", "application", "cold", or null when unknown (a point found in the repository, not made here).</summary>
     public string? Consistency { get; init; }
 
+    /// <summary>Why an application-consistent backup was cut crash-consistent (the guest agent refused or did not answer), or null.</summary>
+    public string? ConsistencyNote { get; init; }
+
     public bool HasMemoryState { get; init; }
 
     public long DiskBytes { get; init; }

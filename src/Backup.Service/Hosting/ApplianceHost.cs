@@ -283,7 +283,8 @@ public sealed class ApplianceHost : IAsyncDisposable
             bool running = supervisor?.Find(d.Name) is not null;
             var known = states.TryGetValue(d.Name, out var s) ? s : ((string, DateTimeOffset)?)null;
             string state = running ? "running" : known is { } k && !k.Item1.StartsWith("running", StringComparison.Ordinal) && !k.Item1.StartsWith("rebooting", StringComparison.Ordinal) ? k.Item1 : "stopped";
-            return new VmStatus(d.Name, running, d.Autostart, d.MemoryBytes, d.Cpus, d.Disks.Count, state, known?.Item2);
+            return new VmStatus(d.Name, running, d.Autostart, d.MemoryBytes, d.Cpus, d.Disks.Count, state, known?.Item2,
+                Enumerable.Range(0, d.Disks.Count).Select(d.CbtGranularityOf).ToList());
         }).ToList();
     }
 
@@ -294,7 +295,8 @@ public sealed class ApplianceHost : IAsyncDisposable
         return new BackupReply(outcome.JobId, outcome.Status, outcome.Message, result?.PointId, result?.ParentId, result?.Consistency,
             result?.Stun.TotalMilliseconds ?? 0, result?.Disks.Sum(d => d.Length) ?? 0, result?.Disks.Sum(d => d.ChangedBytes) ?? 0,
             result?.Statistics.UploadedBytes ?? 0, result?.Duration.TotalSeconds ?? 0,
-            result?.Disks.Where(d => d.FullReadReason is not null).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name}: {d.FullReadReason}")).ToList());
+            result?.Disks.Where(d => d.FullReadReason is not null).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name}: {d.FullReadReason}")).ToList(),
+            result?.ConsistencyNote);
     }
 
     private static IResult Guard(Func<IResult> action)

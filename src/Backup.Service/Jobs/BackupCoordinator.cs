@@ -85,6 +85,7 @@ public sealed class BackupCoordinator
                 PassphraseSource = order.PassphraseSource,
                 Parent = result.ParentId,
                 Consistency = result.Consistency,
+                ConsistencyNote = result.ConsistencyNote,
                 HasMemoryState = result.HasMemoryState,
                 DiskBytes = result.Disks.Sum(d => d.Length),
                 ChangedBytes = result.Disks.Sum(d => d.ChangedBytes),

@@ -1,4 +1,5 @@
 using Backup.Service.Catalog;
+using Microsoft.Data.Sqlite;
 
 namespace Backup.Service.Tests.Catalog;
 
@@ -84,6 +85,46 @@ public sealed class ApplianceCatalogTests : IDisposable
             Assert.Equal(JobStatus.Succeeded, jobs.Single(j => j.Id == done).Status);
             Assert.Equal("p1", jobs.Single(j => j.Id == done).Point);
             Assert.Empty(catalog.MarkInterruptedJobs());
+        }
+    }
+
+    [Fact]
+    public void A_points_consistency_note_is_kept_and_a_first_version_catalog_gains_the_column_keeping_its_rows()
+    {
+        string path = Path.Combine(_dir, "catalog.db");
+        using (var old = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            old.Open();
+            using var command = old.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE points (
+                    id TEXT PRIMARY KEY, vm TEXT NOT NULL, time TEXT NOT NULL, repository TEXT NOT NULL, passphrase TEXT NOT NULL,
+                    parent TEXT, consistency TEXT, has_memory INTEGER NOT NULL, disk_bytes INTEGER NOT NULL, changed_bytes INTEGER NOT NULL,
+                    stored_bytes INTEGER NOT NULL, stun_ms REAL NOT NULL, policy TEXT);
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, vm TEXT NOT NULL, policy TEXT, trigger TEXT NOT NULL,
+                    started TEXT NOT NULL, ended TEXT, status TEXT NOT NULL, message TEXT, point TEXT);
+                CREATE TABLE vms (name TEXT PRIMARY KEY, state TEXT NOT NULL, changed TEXT NOT NULL);
+                INSERT INTO points VALUES ('p-old-111111', 'web', '2026-11-24T10:01:00.0000000Z', '/r', 'default', NULL, 'crash', 1, 10, 5, 4, 0.5, 'p');
+                PRAGMA user_version = 1;
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        const string Note = "the guest agent could not freeze the file system (FIFREEZE /data: Resource busy); the checkpoint is crash-consistent";
+        using (var catalog = ApplianceCatalog.Open(path))
+        {
+            var kept = Assert.Single(catalog.ListPoints());
+            Assert.Equal(("p-old-111111", "crash", (string?)null), (kept.Id, kept.Consistency, kept.ConsistencyNote));
+            catalog.RecordPoint(Point("p-new-222222", "web", 2) with { ConsistencyNote = Note });
+        }
+
+        using (var catalog = ApplianceCatalog.Open(path))
+        {
+            Assert.Equal(Note, catalog.FindPoint("p-new-222222").ConsistencyNote);
+            // A rebuild from a repository that does not say keeps what the catalog knew.
+            catalog.ReplacePoints("/r", [Point("p-new-222222", "web", 2)]);
+            Assert.Equal(Note, catalog.FindPoint("p-new-222222").ConsistencyNote);
         }
     }
 
