@@ -194,6 +194,39 @@ public sealed class VmRunCommandTests
     }
 
     [Fact]
+    public void The_keyboard_reaches_the_linux_guests_shell_which_can_reboot_and_power_off()
+    {
+        var guest = RealisticGuest.Locate();
+        var dir = Directory.CreateTempSubdirectory("vm-run-shell-");
+        try
+        {
+            var (root, data) = guest.CopyDisks(dir.FullName);
+            using var process = new InteractiveBackupProcess("vm", "run", "--kernel", RealisticGuest.KernelPath, "--memory", "128",
+                "--disk", root, "--disk", data, "--agent-channel", "--cmdline", guest.CommandLine);
+            var timeout = TimeSpan.FromMinutes(3);
+            process.WaitForOutput("root@dbserver:~# ", 1, timeout);
+            process.Type("echo typed-$((6*7))\n"); // the tty echoes the command; only the shell's answer says 42
+            process.WaitForOutput("typed-42", 1, timeout);
+
+            // A reboot from the shell (SBI system reset) starts the guest again in the same command.
+            process.Type("reboot\n");
+            process.WaitForOutput("Linux version", 2, timeout);
+            int prompts = InteractiveBackupProcess.Occurrences(process.StdOut, "root@dbserver:~# ");
+            process.WaitForOutput("root@dbserver:~# ", prompts + 1, timeout);
+            process.Type("poweroff\n");
+            process.CloseInput();
+            int code = process.WaitForExit(timeout);
+            Assert.True(code == 0, process.StdErr + process.StdOut);
+            Assert.Equal(2, InteractiveBackupProcess.Occurrences(process.StdOut, "guest: shutting down"));
+            Assert.Contains("[vm] the guest rebooted; starting it again", process.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_guest_reboot_starts_the_guest_again()
     {
         // 'r' asks the syscon device for a reboot, 'q' passes. The second 'boot:' line proves a fresh machine ran.
