@@ -7,7 +7,7 @@ namespace Backup.Cli.Commands;
 /// of 256 (HTIF or syscon) would reach the shell as 0 and a failing program would pass: 0 stays 0, 1-255 pass
 /// through unchanged, and any other non-zero status becomes <see cref="OutOfRange"/> (the real one is printed).
 /// </summary>
-internal static class GuestExitStatus
+public static class GuestExitStatus
 {
     /// <summary>The process status for a guest status that does not fit in 1-255.</summary>
     public const int OutOfRange = 255;
