@@ -47,6 +47,7 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly List<VirtioMmioTransport> _virtio = [];
     private volatile VmExit? _exitRequest;
     private volatile VmExit? _terminalExit;
+    private VmExit? _hostFault;
     private ulong _runUntil;
     private int _runningThread;
     private Thread? _thread;
@@ -270,6 +271,11 @@ public sealed partial class VirtualMachine : IDisposable
         Interlocked.Exchange(ref _runningThread, Environment.CurrentManagedThreadId);
         try
         {
+            if (_hostFault is { } earlier)
+            {
+                return earlier; // a machine interrupted half-way through an instruction or device access never runs again
+            }
+
             VmExit exit;
             try
             {
@@ -279,7 +285,7 @@ public sealed partial class VirtualMachine : IDisposable
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                exit = new VmExit(VmExitKind.Error, 1,
+                exit = _hostFault = new VmExit(VmExitKind.Error, 1,
                     $"host fault while the guest ran: {e.GetType().FullName}: {e.Message} (the VM was stopped; its state is not trustworthy past this point)");
                 Log($"host fault on the VM thread: {e}");
             }

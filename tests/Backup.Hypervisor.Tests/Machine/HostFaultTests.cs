@@ -26,8 +26,14 @@ public sealed class HostFaultTests
     public void A_console_sink_that_throws_stops_that_vm_with_the_exception_named()
     {
         var log = new List<string>();
+        int written = 0;
         using var vm = new VirtualMachine(BareMetal(HostilePrograms.ConsoleChatter()),
-            _ => throw new InvalidCastException("console sink fault injected by the test"), message => log.Add(message));
+            _ =>
+            {
+                written++;
+                throw new InvalidCastException("console sink fault injected by the test");
+            },
+            message => log.Add(message));
         vm.Start();
         Assert.True(vm.WaitForExit(Timeout, out var exit), "the VM did not stop");
         Assert.Equal(VmExitKind.Error, exit!.Kind);
@@ -36,7 +42,9 @@ public sealed class HostFaultTests
         Assert.Contains("System.InvalidCastException: console sink fault injected by the test", exit.Message, StringComparison.Ordinal);
         Assert.Contains(log, line => line.Contains("   at ", StringComparison.Ordinal)); // the stack goes to the host log
 
-        // The machine is ended: no checkpoint of a state nobody can trust.
+        // The machine is ended: it does not run again, and no checkpoint is taken of a state nobody can trust.
+        Assert.Equal(exit, vm.Run());
+        Assert.Equal(1, written);
         string state = Path.Combine(Path.GetTempPath(), $"faulted-{Guid.NewGuid():N}.vmstate");
         Assert.Throws<InvalidOperationException>(() => vm.Checkpoint(state));
         Assert.False(File.Exists(state));
