@@ -271,7 +271,7 @@ internal static class ManagedVmCommands
         {
             var exit = await exited.ConfigureAwait(false);
             Console.Error.WriteLine($"[vm] {vm} stopped: {exit.Message}");
-            return exit.ExitCode;
+            return GuestExitStatus.ToProcessExitCode(exit); // a guest status of 256 must not reach the shell as 0
         }
 
         return 0;

@@ -148,7 +148,8 @@ public static class VmCommands
                 e.Cancel = true;
                 current?.RequestStop("interrupted (Ctrl-C)");
             };
-            KeyboardForwarder.Start(bytes => current?.SendConsoleInput(bytes));
+            var input = new ConsoleInputRelay();
+            KeyboardForwarder.Start(input.Send);
 
             while (true)
             {
@@ -164,8 +165,20 @@ public static class VmCommands
                 }
 
                 current = vm;
-                using var checkpoints = checkpointDir is null ? null : new Timer(_ => TakeCheckpoint(vm, checkpointDir), null, run.CheckpointEvery, run.CheckpointEvery);
-                var exit = vm.Run();
+                input.Attach(bytes => vm.SendConsoleInput(bytes));
+                var checkpoints = checkpointDir is null ? null : new Timer(_ => TakeCheckpoint(vm, checkpointDir), null, run.CheckpointEvery, run.CheckpointEvery);
+                VmExit exit;
+                try
+                {
+                    exit = vm.Run();
+                }
+                finally
+                {
+                    input.Detach(); // keys typed from here on go to the next machine (after a reboot), not to this one
+                    current = null;
+                    checkpoints?.Dispose();
+                }
+
                 stopwatch.Stop();
                 sink.Flush();
                 if (run.Stats)
@@ -193,12 +206,19 @@ public static class VmCommands
                     WriteSignature(vm, range.Begin, range.End, run.SignaturePath);
                 }
 
+                int status = GuestExitStatus.ToProcessExitCode(exit);
                 if (!exit.Succeeded)
                 {
                     Console.Error.WriteLine($"[vm] stopped: {exit.Message}");
                 }
 
-                return exit.ExitCode;
+                if (exit.ExitCode is < 0 or > 255)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[vm] guest status {exit.ExitCode} does not fit a process exit status (1-255): exiting with {status}"));
+                }
+
+                return status;
             }
         }
         catch (Exception e) when (e is ArgumentException or DiskImageException or IOException or FormatException or UnauthorizedAccessException or VmStateFormatException)

@@ -47,6 +47,7 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly List<VirtioMmioTransport> _virtio = [];
     private volatile VmExit? _exitRequest;
     private volatile VmExit? _terminalExit;
+    private VmExit? _hostFault;
     private ulong _runUntil;
     private int _runningThread;
     private Thread? _thread;
@@ -227,30 +228,42 @@ public sealed partial class VirtualMachine : IDisposable
         }
     }
 
-    /// <summary>Runs until the guest powers off, fails, or the host stops it.</summary>
+    /// <summary>
+    /// Runs until the guest powers off, fails, or the host stops it. Never throws for what happens inside the
+    /// machine: a host-side exception while the guest runs (a device, a disk or the console sink failing in a way
+    /// nothing expected) stops this VM with a <see cref="VmExitKind.Error"/> exit naming the exception, so the
+    /// process and the other VMs in it carry on.
+    /// </summary>
     public VmExit Run()
     {
-        try
+        var exit = RunLoop();
+        for (int i = 0; i < _config.Disks.Count; i++)
         {
-            return RunLoop();
-        }
-        finally
-        {
-            foreach (var disk in _config.Disks)
+            var disk = _config.Disks[i];
+            if (disk.IsReadOnly)
             {
-                if (!disk.IsReadOnly)
+                continue;
+            }
+
+            try
+            {
+                disk.Flush();
+            }
+#pragma warning disable CA1031 // whatever the disk throws, the VM has ended: report it in the exit, never on the VM thread
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                string failure = $"the final flush of disk{i} failed ({e.GetType().FullName}: {e.Message}): the guest's last writes may not be on the disk";
+                Log(failure);
+                if (exit.Succeeded)
                 {
-                    try
-                    {
-                        disk.Flush();
-                    }
-                    catch (IOException)
-                    {
-                        // The exit reason matters more than a failed final flush; the guest's own flushes were honoured.
-                    }
+                    exit = new VmExit(VmExitKind.Error, 1, $"{exit.Message}, but {failure}");
+                    _terminalExit = exit;
                 }
             }
         }
+
+        return exit;
     }
 
     private VmExit RunLoop()
@@ -258,7 +271,25 @@ public sealed partial class VirtualMachine : IDisposable
         Interlocked.Exchange(ref _runningThread, Environment.CurrentManagedThreadId);
         try
         {
-            var exit = RunLoopCore();
+            if (_hostFault is { } earlier)
+            {
+                return earlier; // a machine interrupted half-way through an instruction or device access never runs again
+            }
+
+            VmExit exit;
+            try
+            {
+                exit = RunLoopCore();
+            }
+#pragma warning disable CA1031 // a host-side fault stops this VM only; the process and its other VMs carry on
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                exit = _hostFault = new VmExit(VmExitKind.Error, 1,
+                    $"host fault while the guest ran: {e.GetType().FullName}: {e.Message} (the VM was stopped; its state is not trustworthy past this point)");
+                Log($"host fault on the VM thread: {e}");
+            }
+
             if (exit.Kind is not VmExitKind.Stopped)
             {
                 _terminalExit = exit; // powered off, rebooting, failed: there is no running machine left to cut
@@ -384,6 +415,20 @@ public sealed partial class VirtualMachine : IDisposable
     }
 
     private void OnDeviceError(string message) => _log?.Invoke(message);
+
+    /// <summary>Host diagnostics on the way out of a run: a failing log sink must not turn a clean stop into a crash.</summary>
+    private void Log(string message)
+    {
+        try
+        {
+            _log?.Invoke(message);
+        }
+#pragma warning disable CA1031 // the message is also in the VmExit; losing the log line is the lesser harm
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
 
     private int ReadSbiConsole() => _sbiInput.TryDequeue(out byte b) ? b : -1;
 

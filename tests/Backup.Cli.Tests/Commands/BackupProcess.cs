@@ -11,6 +11,22 @@ internal static class BackupProcess
     /// <summary>Runs with extra (or, with a null value, removed) environment variables.</summary>
     public static (int ExitCode, string StdOut, string StdErr) Run(TimeSpan timeout, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
+        using var process = Process.Start(StartInfo(environment, args))!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"backup {string.Join(' ', args)} did not finish in {timeout}");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>How to start `backup` with <paramref name="args"/>, every stream redirected.</summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string?> environment, IEnumerable<string> args)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "backup.dll");
         var info = new ProcessStartInfo("dotnet")
         {
@@ -32,16 +48,6 @@ internal static class BackupProcess
             info.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(info)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"backup {string.Join(' ', args)} did not finish in {timeout}");
-        }
-
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return info;
     }
 }
