@@ -120,6 +120,7 @@ public sealed class CheckpointTests : IDisposable
         string diskPath = Path.Combine(_dir, "live.img"), restoredPath = Path.Combine(_dir, "restored.img");
         RawFileDisk.Create(diskPath, 16L << 20).Dispose();
         var chain = new List<string>();
+        bool lastCutAfterReady = false;
         using (var raw = RawFileDisk.Open(diskPath))
         using (var disk = TrackedDisk.Open(raw, new TrackedDiskOptions { ImagePath = diskPath }))
         {
@@ -128,8 +129,12 @@ public sealed class CheckpointTests : IDisposable
             using var vm = new VirtualMachine(config, console.Write);
             vm.Start();
             DiskSnapshot? last = null;
-            for (int i = 0; i < 12 && !vm.WaitForExit(TimeSpan.FromMilliseconds(150), out _); i++)
+            // Cuts every 150 ms from power-on until at least 3 were taken and one came after "guest: ready" (a loaded
+            // host boots slowly): a chain whose every cut precedes the kernel's console would replay the kernel's log
+            // buffer on resume and prove nothing about continuing rather than rebooting.
+            for (int i = 0; i < 60 && !(chain.Count >= 3 && lastCutAfterReady) && !vm.WaitForExit(TimeSpan.FromMilliseconds(150), out _); i++)
             {
+                lastCutAfterReady = console.Text.Contains("guest: ready", StringComparison.Ordinal);
                 string path = Path.Combine(_dir, $"cut{i}.vmstate");
                 var cut = vm.Checkpoint(path);
                 await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
@@ -157,6 +162,7 @@ public sealed class CheckpointTests : IDisposable
         }
 
         Assert.True(chain.Count >= 3, $"only {chain.Count} checkpoints were taken before the guest finished");
+        Assert.True(lastCutAfterReady, "no checkpoint was taken after 'guest: ready' before the guest powered off");
         Assert.True(new FileInfo(chain[^1]).Length < new FileInfo(chain[0]).Length); // incrementals carry only dirty pages
 
         using var restoredDisk = RawFileDisk.Open(restoredPath);
