@@ -28,7 +28,10 @@ public sealed partial class VirtualMachine
         ThrowIfEnded();
 
         // Opening (creating) the file needs no pause: it happens here, on the caller's thread, while the guest runs.
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        // The stream allocates its buffer on the first write, which is inside the cut: 64 KiB stays below the large
+        // object heap, whose fresh 1 MiB blocks cost the pause milliseconds of first-touch page faults (every third
+        // cut took 1-4 ms with a 1 MiB buffer; docs/performance.md).
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 << 10);
         if (Volatile.Read(ref _runningThread) == 0 || Volatile.Read(ref _runningThread) == Environment.CurrentManagedThreadId)
         {
             return TakeCheckpoint(file, path, incremental, Stopwatch.GetTimestamp());
