@@ -25,62 +25,20 @@ public sealed class CheckpointTests : IDisposable
     };
 
     [Fact]
-    public async Task Run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit()
-    {
-        string diskA = Path.Combine(_dir, "a.img"), diskB = Path.Combine(_dir, "b.img"), state = Path.Combine(_dir, "cut.vmstate");
-        RawFileDisk.Create(diskA, 16L << 20).Dispose();
-        const ulong n = 12_000_000, m = 40_000_000;
-
-        byte[] digestA;
-        string afterCutA;
-        VmExit exitA;
-        using (var disk = RawFileDisk.Open(diskA))
+    public Task Run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit() =>
+        AssertRestoreRunsOnBitForBit("one", cpus: 1, m: 40_000_000, (vm, _) =>
         {
-            var console = new ConsoleCapture();
-            using var vm = new VirtualMachine(Config(disk), console.Write);
+            const ulong n = 12_000_000;
             Assert.Equal(VmExitKind.Stopped, vm.RunUntil(n).Kind);
-            var cut = vm.Checkpoint(state);
-            Assert.Equal(Guid.Empty, cut.ParentId);
-            await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
-            disk.Flush();
-            File.Copy(diskA, diskB);
-            int mark = console.Text.Length;
-            exitA = vm.RunUntil(n + m);
-            afterCutA = console.Text[mark..];
-            digestA = vm.DigestState();
-        }
-
-        using (var disk = RawFileDisk.Open(diskB))
-        {
-            var console = new ConsoleCapture();
-            using var vm = VirtualMachine.Restore(Config(disk), [state], console.Write);
-            var exitB = vm.RunUntil(n + m);
-            Assert.Equal(exitA, exitB);
-            Assert.Equal(afterCutA, console.Text);
-            Assert.Equal(digestA, vm.DigestState());
-        }
-
-        Assert.Contains("guest: disk write ok", afterCutA, StringComparison.Ordinal); // the disk was written after the cut
-        Assert.Equal(File.ReadAllBytes(diskA), File.ReadAllBytes(diskB));
-    }
+            return n;
+        }, cut => Assert.Equal(Guid.Empty, cut.ParentId));
 
     [Fact]
-    public async Task Two_harts_run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit()
-    {
-        string diskA = Path.Combine(_dir, "a2.img"), diskB = Path.Combine(_dir, "b2.img"), state = Path.Combine(_dir, "cut2.vmstate");
-        RawFileDisk.Create(diskA, 16L << 20).Dispose();
-        const ulong m = 60_000_000;
-
-        byte[] digestA;
-        string afterCutA;
-        VmExit exitA;
-        ulong n;
-        using (var disk = RawFileDisk.Open(diskA))
+    public Task Two_harts_run_n_checkpoint_run_m_equals_restore_run_m_bit_for_bit() =>
+        AssertRestoreRunsOnBitForBit("two", cpus: 2, m: 60_000_000, (vm, console) =>
         {
-            var console = new ConsoleCapture();
-            using var vm = new VirtualMachine(Config(disk) with { CpuCount = 2 }, console.Write);
-
             // The cut falls once Linux has brought the second hart up, so both harts' states matter.
+            ulong n;
             for (n = 10_000_000; !console.Text.Contains("smp: Brought up 1 node, 2 CPUs", StringComparison.Ordinal); n += 2_000_000)
             {
                 Assert.True(n < 400_000_000, $"the second hart never came up\n{console.Text}");
@@ -89,8 +47,31 @@ public sealed class CheckpointTests : IDisposable
 
             Assert.All(vm.Harts, hart => Assert.NotEqual(Backup.Hypervisor.Cpu.HartState.Stopped, hart.State));
             Assert.All(vm.Harts, hart => Assert.True(hart.Instret > 0));
+            return n;
+        }, cut => Assert.Equal(2, cut.Header.HartCount));
+
+    /// <summary>
+    /// Runs the Linux guest (deterministic clock) to the cut <paramref name="runToCut"/> chooses (it returns the
+    /// instruction count reached), checkpoints, runs <paramref name="m"/> more instructions; then restores the cut with
+    /// the disk as it was and runs the same <paramref name="m"/>: exit, console after the cut, state digest and disk
+    /// must be equal, and the guest must have written its disk after the cut.
+    /// </summary>
+    private async Task AssertRestoreRunsOnBitForBit(string name, int cpus, ulong m, Func<VirtualMachine, ConsoleCapture, ulong> runToCut, Action<VmCheckpoint> checkCut)
+    {
+        string diskA = Path.Combine(_dir, $"{name}-a.img"), diskB = Path.Combine(_dir, $"{name}-b.img"), state = Path.Combine(_dir, $"{name}.vmstate");
+        RawFileDisk.Create(diskA, 16L << 20).Dispose();
+
+        byte[] digestA;
+        string afterCutA;
+        VmExit exitA;
+        ulong n;
+        using (var disk = RawFileDisk.Open(diskA))
+        {
+            var console = new ConsoleCapture();
+            using var vm = new VirtualMachine(Config(disk) with { CpuCount = cpus }, console.Write);
+            n = runToCut(vm, console);
             var cut = vm.Checkpoint(state);
-            Assert.Equal(2, cut.Header.HartCount);
+            checkCut(cut);
             await cut.Completion.WaitAsync(TimeSpan.FromMinutes(1));
             disk.Flush();
             File.Copy(diskA, diskB);
@@ -103,7 +84,7 @@ public sealed class CheckpointTests : IDisposable
         using (var disk = RawFileDisk.Open(diskB))
         {
             var console = new ConsoleCapture();
-            using var vm = VirtualMachine.Restore(Config(disk) with { CpuCount = 2 }, [state], console.Write);
+            using var vm = VirtualMachine.Restore(Config(disk) with { CpuCount = cpus }, [state], console.Write);
             var exitB = vm.RunUntil(n + m);
             Assert.Equal(exitA, exitB);
             Assert.Equal(afterCutA, console.Text);
