@@ -145,8 +145,7 @@ public sealed unsafe partial class Hart
             case Csr.Mtval: value = _mtval; return true;
             case Csr.Mip: value = _mip; return true;
             case Csr.Mtinst or Csr.Mtval2: return false;
-            case >= Csr.Pmpcfg0 and <= Csr.Pmpcfg15: return true; // no PMP entries implemented: read-only zero
-            case >= Csr.Pmpaddr0 and <= Csr.Pmpaddr63: return true;
+            case >= Csr.Pmpcfg0 and <= Csr.Pmpaddr63: return ReadPmpCsr(csr, out value);
             case Csr.Mseccfg: return true;
             case Csr.Tselect or Csr.Tdata1 or Csr.Tdata2 or Csr.Tdata3: return true; // no triggers
             case Csr.Tinfo: value = 1; return true; // only type 0 ("none") supported
@@ -228,8 +227,7 @@ public sealed unsafe partial class Hart
                 return true;
             }
 
-            case >= Csr.Pmpcfg0 and <= Csr.Pmpcfg15: return true;
-            case >= Csr.Pmpaddr0 and <= Csr.Pmpaddr63: return true;
+            case >= Csr.Pmpcfg0 and <= Csr.Pmpaddr63: return WritePmpCsr(csr, value);
             case Csr.Mseccfg: return true;
             case Csr.Tselect or Csr.Tdata1 or Csr.Tdata2 or Csr.Tdata3 or Csr.Tinfo: return true;
             default: return false;

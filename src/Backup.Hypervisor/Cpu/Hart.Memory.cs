@@ -4,9 +4,10 @@ namespace Backup.Hypervisor.Cpu;
 
 public sealed unsafe partial class Hart
 {
-    // Software TLB: sets x types x entries. Set 0 caches physical (bare / M-mode) pages, set 1 U-mode,
-    // set 2 S-mode, set 3 S-mode with SUM. Changing privilege or SUM switches sets instead of flushing.
-    private const int TlbSets = 4, TlbTypes = 3, TlbSize = 1024, TlbMask = TlbSize - 1;
+    // Software TLB: sets x types x entries. Set 0 caches M-mode physical pages, set 1 S/U-mode physical pages
+    // (bare), set 2 U-mode, set 3 S-mode, set 4 S-mode with SUM. Changing privilege or SUM switches sets instead of
+    // flushing; M-mode and bare S/U have sets of their own because PMP may grant them different pages.
+    private const int TlbSets = 5, PhysicalSets = 2, TlbTypes = 3, TlbSize = 1024, TlbMask = TlbSize - 1;
     private const ulong PteV = 1, PteR = 2, PteW = 4, PteX = 8, PteU = 16, PteA = 64, PteD = 128;
     private const ulong PpnMask = (1UL << 44) - 1;
 
@@ -26,7 +27,7 @@ public sealed unsafe partial class Hart
 
     private void FlushTlbAll(bool includeIdentity)
     {
-        int first = includeIdentity ? 0 : 1;
+        int first = includeIdentity ? 0 : PhysicalSets;
         var span = new Span<TlbEntry>(_tlbBase + (first * TlbTypes * TlbSize), (TlbSets - first) * TlbTypes * TlbSize);
         foreach (ref var e in span)
         {
@@ -56,7 +57,7 @@ public sealed unsafe partial class Hart
     private void FlushTlbPage(ulong va)
     {
         ulong tag = va >> 12;
-        for (int i = TlbTypes; i < TlbSets * TlbTypes; i++)
+        for (int i = PhysicalSets * TlbTypes; i < TlbSets * TlbTypes; i++)
         {
             TlbEntry* e = _tlbBase + (i * TlbSize) + (int)(tag & TlbMask);
             if (e->Tag == tag)
@@ -76,10 +77,11 @@ public sealed unsafe partial class Hart
         _dataMode = _mode == PrivilegeMode.Machine && (_mstatus & MstatusBits.MPRV) != 0
             ? (PrivilegeMode)((_mstatus >> MstatusBits.MppShift) & 3)
             : _mode;
-        int dataSet = _dataMode == PrivilegeMode.Machine || bare ? 0
-            : _dataMode == PrivilegeMode.User ? 1
-            : (_mstatus & MstatusBits.SUM) != 0 ? 3 : 2;
-        int fetchSet = _mode == PrivilegeMode.Machine || bare ? 0 : _mode == PrivilegeMode.User ? 1 : 2;
+        int dataSet = _dataMode == PrivilegeMode.Machine ? 0
+            : bare ? 1
+            : _dataMode == PrivilegeMode.User ? 2
+            : (_mstatus & MstatusBits.SUM) != 0 ? 4 : 3;
+        int fetchSet = _mode == PrivilegeMode.Machine ? 0 : bare ? 1 : _mode == PrivilegeMode.User ? 2 : 3;
         _readTlb = _tlbBase + (((dataSet * TlbTypes) + (int)AccessType.Read) * TlbSize);
         _writeTlb = _tlbBase + (((dataSet * TlbTypes) + (int)AccessType.Write) * TlbSize);
         _fetchTlb = _tlbBase + (((fetchSet * TlbTypes) + (int)AccessType.Fetch) * TlbSize);
@@ -111,7 +113,7 @@ public sealed unsafe partial class Hart
         for (int level = 2; level >= 0; level--)
         {
             ulong pteAddress = table + (((va >> (12 + (9 * level))) & 511) << 3);
-            if (!_ram.Contains(pteAddress, 8))
+            if (!_ram.Contains(pteAddress, 8) || !PmpPermitsTableAccess(pteAddress, AccessType.Read))
             {
                 return AccessFault(type, va);
             }
@@ -141,6 +143,11 @@ public sealed unsafe partial class Hart
             }
 
             ulong updated = pte | PteA | (type == AccessType.Write ? PteD : 0);
+            if (updated != pte && !PmpPermitsTableAccess(pteAddress, AccessType.Write))
+            {
+                return AccessFault(type, va); // the A/D update is an implicit store PMP refuses
+            }
+
             if (updated != pte && updateAccessedDirty)
             {
                 _ram.Tracker.NotifyWrite(pteAddress, 8);
@@ -216,17 +223,17 @@ public sealed unsafe partial class Hart
         }
         else
         {
-            if (!Translate(va, AccessType.Read, _dataMode, out ulong pa))
+            if (!Translate(va, AccessType.Read, _dataMode, out ulong pa) || !PmpCheck(pa, size, AccessType.Read, _dataMode, va))
             {
                 return false;
             }
 
-            if (TryCacheRamPage(_readTlb, va, pa, out long addend))
+            if (PmpCacheable(pa, AccessType.Read, _dataMode) && TryCacheRamPage(_readTlb, va, pa, out long addend))
             {
                 byte* p = (byte*)(addend + (long)va);
                 raw = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
             }
-            else if ((va & (ulong)(size - 1)) != 0 || !_bus.Read(pa, size, out raw))
+            else if (((va & (ulong)(size - 1)) != 0 && !_ram.Contains(pa, (ulong)size)) || !_bus.Read(pa, size, out raw))
             {
                 return AccessFault(AccessType.Read, va);
             }
@@ -254,7 +261,8 @@ public sealed unsafe partial class Hart
             // leaves memory and page tables untouched.
             for (int i = 0; i < size; i++)
             {
-                if (!Translate(va + (ulong)i, AccessType.Write, _dataMode, out _, updateAccessedDirty: false))
+                if (!Translate(va + (ulong)i, AccessType.Write, _dataMode, out ulong bytePa, updateAccessedDirty: false)
+                    || !PmpCheck(bytePa, 1, AccessType.Write, _dataMode, va + (ulong)i))
                 {
                     return false;
                 }
@@ -271,12 +279,12 @@ public sealed unsafe partial class Hart
             return true;
         }
 
-        if (!Translate(va, AccessType.Write, _dataMode, out ulong pa))
+        if (!Translate(va, AccessType.Write, _dataMode, out ulong pa) || !PmpCheck(pa, size, AccessType.Write, _dataMode, va))
         {
             return false;
         }
 
-        if (TryCacheRamPage(_writeTlb, va, pa, out long addend))
+        if (PmpCacheable(pa, AccessType.Write, _dataMode) && TryCacheRamPage(_writeTlb, va, pa, out long addend))
         {
             _ram.Tracker.NotifyWrite(pa, (ulong)size); // before any byte of the page changes (copy-on-write, dirty bit)
             byte* p = (byte*)(addend + (long)va);
@@ -291,7 +299,7 @@ public sealed unsafe partial class Hart
             return true;
         }
 
-        if ((va & (ulong)(size - 1)) != 0 || !_bus.Write(pa, size, value))
+        if (((va & (ulong)(size - 1)) != 0 && !_ram.Contains(pa, (ulong)size)) || !_bus.Write(pa, size, value))
         {
             return AccessFault(AccessType.Write, va);
         }
@@ -304,21 +312,31 @@ public sealed unsafe partial class Hart
     private bool FetchSlow(ulong pc, out uint instruction)
     {
         instruction = 0;
-        if (!LookupFetchPage(pc, out long addend))
+        if (!LookupFetchPage(pc, out long addend, out bool cached))
         {
             return false;
         }
 
-        _fetchTag = pc >> 12;
-        _fetchAddend = addend;
         byte* p = (byte*)(addend + (long)pc);
+        if (cached)
+        {
+            _fetchTag = pc >> 12;
+            _fetchAddend = addend;
+        }
+
+        ushort low = *(ushort*)p;
         if ((pc & 0xFFF) <= 0xFFC)
         {
+            // A page PMP splits is never cached: its upper half-word is checked on its own.
+            if (!cached && (low & 3) == 3 && !PmpCheck(_ram.Base + (ulong)(p + 2 - _ram.Pointer), 2, AccessType.Fetch, _mode, pc + 2))
+            {
+                return false;
+            }
+
             instruction = *(uint*)p;
             return true;
         }
 
-        ushort low = *(ushort*)p;
         if ((low & 3) != 3)
         {
             instruction = low;
@@ -326,7 +344,7 @@ public sealed unsafe partial class Hart
         }
 
         ulong next = pc + 2;
-        if (!LookupFetchPage(next, out long nextAddend))
+        if (!LookupFetchPage(next, out long nextAddend, out _))
         {
             return false;
         }
@@ -335,22 +353,39 @@ public sealed unsafe partial class Hart
         return true;
     }
 
-    private bool LookupFetchPage(ulong va, out long addend)
+    /// <summary>
+    /// The host addend of the RAM page holding <paramref name="va"/> for a fetch of the half-word there (PMP
+    /// checked); <paramref name="cached"/> tells whether the page is in the TLB (PMP permits all of it).
+    /// </summary>
+    private bool LookupFetchPage(ulong va, out long addend, out bool cached)
     {
         TlbEntry* e = _fetchTlb + (int)((va >> 12) & TlbMask);
-        if (e->Tag == va >> 12)
+        cached = e->Tag == va >> 12;
+        if (cached)
         {
             addend = e->Addend;
             return true;
         }
 
         addend = 0;
-        if (!Translate(va, AccessType.Fetch, _mode, out ulong pa))
+        if (!Translate(va, AccessType.Fetch, _mode, out ulong pa) || !PmpCheck(pa, 2, AccessType.Fetch, _mode, va))
         {
             return false;
         }
 
-        return TryCacheRamPage(_fetchTlb, va, pa, out addend) || AccessFault(AccessType.Fetch, va);
+        if (!_ram.Contains(pa & ~0xFFFUL, 4096))
+        {
+            return AccessFault(AccessType.Fetch, va);
+        }
+
+        cached = PmpCacheable(pa, AccessType.Fetch, _mode);
+        if (cached)
+        {
+            return TryCacheRamPage(_fetchTlb, va, pa, out addend);
+        }
+
+        addend = (long)(_ram.Pointer + ((pa & ~0xFFFUL) - _ram.Base)) - (long)(va & ~0xFFFUL);
+        return true;
     }
 
     /// <summary>Translates an aligned atomic access (needs read and write permission). False = trap recorded.</summary>
@@ -362,7 +397,9 @@ public sealed unsafe partial class Hart
             return RaiseException(isLoadReserved ? TrapCause.LoadAddressMisaligned : TrapCause.StoreAddressMisaligned, va);
         }
 
-        return Translate(va, isLoadReserved ? AccessType.Read : AccessType.Write, _dataMode, out pa);
+        // PMP never stores W without R (the combination is reserved), so write permission covers an AMO's read.
+        var type = isLoadReserved ? AccessType.Read : AccessType.Write;
+        return Translate(va, type, _dataMode, out pa) && PmpCheck(pa, size, type, _dataMode, va);
     }
 
     private bool PhysicalRead(ulong pa, int size, ulong va, AccessType faultType, out ulong value)

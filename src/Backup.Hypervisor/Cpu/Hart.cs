@@ -61,6 +61,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
         _x = (ulong*)Unsafe.AsPointer(ref _xArray[0]);
         _tlb = GC.AllocateArray<TlbEntry>(TlbSets * TlbTypes * TlbSize, pinned: true);
         _tlbBase = (TlbEntry*)Unsafe.AsPointer(ref _tlb[0]);
+        InitializePmp(hostFirmware: firmware is not null);
         FlushTlbAll(includeIdentity: true);
         UpdateMmuContext();
     }

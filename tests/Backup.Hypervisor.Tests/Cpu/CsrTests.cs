@@ -50,7 +50,7 @@ public class CsrTests
             new("sip SSIP read-only when not delegated", "csrw mideleg, x0; csrw mip, x0; csrsi sip, 2; csrr a0, mip", 0),
             new("satp bare write/read", "csrw satp, x0; csrr a0, satp", 0),
             new("unimplemented counters read zero", "csrr a0, hpmcounter3; csrr a1, mhpmcounter31; or a0, a0, a1", 0),
-            new("pmp reads as zero", "li a1, -1; csrw pmpaddr0, a1; csrr a0, pmpaddr0", 0),
+            new("pmpaddr16-63 read as zero", "li a1, -1; csrw pmpaddr16, a1; csrr a0, pmpaddr16; csrw pmpaddr63, a1; csrr a2, pmpaddr63; or a0, a0, a2", 0),
         ]);
     }
 

@@ -138,6 +138,10 @@ internal sealed class RiscvTestMachine : IDisposable
         _start:
             la t6, __unexpected_trap
             csrw mtvec, t6
+            li t6, -1                   # PMP entry 0: all memory RWX for S and U, as firmware sets it up
+            csrw pmpaddr0, t6
+            li t6, 0x1F
+            csrw pmpcfg0, t6
             j __test_main
 
             .align 2
