@@ -1,3 +1,4 @@
+using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Timing;
 using Backup.Hypervisor.Translation;
@@ -10,6 +11,9 @@ internal sealed record ForegroundRun
     public string? Kernel { get; init; }
 
     public string? Elf { get; init; }
+
+    /// <summary>Boot through guest firmware (<c>--firmware opensbi+uboot</c>), or null.</summary>
+    public FirmwareBoot? Firmware { get; init; }
 
     /// <summary>Disk image paths, each optionally suffixed ",ro".</summary>
     public IReadOnlyList<string> DiskSpecs { get; init; } = [];

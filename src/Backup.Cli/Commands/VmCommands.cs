@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Backup.Cli.Terminal;
 using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Hypervisor.Timing;
@@ -28,6 +29,7 @@ public static class VmCommands
     {
         var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image to boot (S-mode, host SBI, generated device tree)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "bare-metal RISC-V ELF to run in M-mode; exits with its HTIF status" };
+        var (firmware, firmwareFile, firmwarePayload) = FirmwareOptions();
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable)", AllowMultipleArgumentsPerToken = false };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G (a bare number is MiB)", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
@@ -43,7 +45,8 @@ public static class VmCommands
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
+            kernel, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats,
+            checkpointDir, checkpointEvery, agentChannel,
         };
         run.SetAction(parse =>
         {
@@ -53,10 +56,16 @@ public static class VmCommands
                 return 2;
             }
 
+            if (!TryGetFirmware(parse, firmware, firmwareFile, firmwarePayload, out var boot))
+            {
+                return 2;
+            }
+
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
+                Firmware = boot,
                 DiskSpecs = parse.GetValue(disks) ?? [],
                 MemoryBytes = memoryBytes,
                 Cpus = parse.GetValue(cpus),
@@ -79,6 +88,7 @@ public static class VmCommands
         var from = new Option<DirectoryInfo>("--from") { Description = "folder of checkpoints (written by vm run --checkpoint-dir); the newest chain is resumed", Required = true };
         var kernel = new Option<FileInfo?>("--kernel") { Description = "the kernel the VM was started with (selects Linux mode)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "the bare-metal ELF the VM was started with" };
+        var (firmware, firmwareFile, firmwarePayload) = FirmwareOptions();
         var disks = new Option<string[]>("--disk") { Description = "disk images holding the contents at the checkpoint (repeatable)" };
         var memory = new Option<string>("--memory") { Description = "RAM size the VM had", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "harts the VM had", DefaultValueFactory = _ => 1 };
@@ -87,7 +97,7 @@ public static class VmCommands
         var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, elf, disks, memory, cpus, clock, execution, agentChannel,
+            from, kernel, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, clock, execution, agentChannel,
         };
         resume.SetAction(parse =>
         {
@@ -97,10 +107,16 @@ public static class VmCommands
                 return 2;
             }
 
+            if (!TryGetFirmware(parse, firmware, firmwareFile, firmwarePayload, out var boot))
+            {
+                return 2;
+            }
+
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
+                Firmware = boot,
                 DiskSpecs = parse.GetValue(disks) ?? [],
                 MemoryBytes = memoryBytes,
                 Cpus = parse.GetValue(cpus),
@@ -111,6 +127,40 @@ public static class VmCommands
             });
         });
         return resume;
+    }
+
+    private static (Option<string?> Firmware, Option<FileInfo?> File, Option<FileInfo?> Payload) FirmwareOptions() =>
+    (
+        new Option<string?>("--firmware") { Description = $"boot through guest firmware: '{FirmwareBoot.OpenSbiUBootName}' (OpenSBI, then U-Boot, which boots a disk's extlinux/extlinux.conf)" },
+        new Option<FileInfo?>("--firmware-file") { Description = $"the M-mode firmware (ELF or raw image at 0x80000000) instead of {FirmwareBoot.DefaultOpenSbiPath}" },
+        new Option<FileInfo?>("--firmware-payload") { Description = $"the S-mode payload (ELF or raw image at 0x80200000) instead of {FirmwareBoot.DefaultUBootPath}" }
+    );
+
+    private static bool TryGetFirmware(ParseResult parse, Option<string?> firmware, Option<FileInfo?> file, Option<FileInfo?> payload, out FirmwareBoot? boot)
+    {
+        string? name = parse.GetValue(firmware);
+        string? firmwareFile = parse.GetValue(file)?.FullName;
+        string? payloadFile = parse.GetValue(payload)?.FullName;
+        boot = null;
+        if (name is null)
+        {
+            if (firmwareFile is null && payloadFile is null)
+            {
+                return true;
+            }
+
+            Console.Error.WriteLine("backup: --firmware-file and --firmware-payload need --firmware");
+            return false;
+        }
+
+        if (!string.Equals(name, FirmwareBoot.OpenSbiUBootName, StringComparison.OrdinalIgnoreCase))
+        {
+            Console.Error.WriteLine($"backup: --firmware '{name}' is unknown (known: {FirmwareBoot.OpenSbiUBootName})");
+            return false;
+        }
+
+        boot = FirmwareBoot.OpenSbiUBoot(firmwareFile, payloadFile);
+        return true;
     }
 
     private static int RunVm(ForegroundRun run)
@@ -131,6 +181,7 @@ public static class VmCommands
             {
                 KernelPath = run.Kernel,
                 ElfPath = run.Elf,
+                Firmware = run.Firmware,
                 Disks = opened,
                 MemorySize = run.MemoryBytes,
                 CpuCount = run.Cpus,

@@ -66,6 +66,7 @@ public sealed partial class VirtualMachine : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(imageNeeded: loadImage);
         _config = config;
+        consoleOutput = WatchFirmwareConsole(config, consoleOutput);
         _consoleOutput = consoleOutput;
         _log = log;
         _clock = new MachineClock(config.Clock);
@@ -125,6 +126,7 @@ public sealed partial class VirtualMachine : IDisposable
             }
 
             _stateParts.InsertRange(0, [.. _harts, _clock, _clint, _plic, _uart, .. _virtio]);
+            _stateParts.AddRange(_harts.Where(h => h.PmpEntryCount > 0).Select(h => h.PmpState));
             if (_sbi is not null)
             {
                 _stateParts.Add(_sbi);
@@ -132,10 +134,17 @@ public sealed partial class VirtualMachine : IDisposable
 
             if (loadImage)
             {
-                _htif = linux ? null : LoadElf(config.ElfPath!);
-                if (linux)
+                if (config.Firmware is { } firmware)
+                {
+                    LoadFirmware(firmware);
+                }
+                else if (linux)
                 {
                     LoadLinux(config.KernelPath!);
+                }
+                else
+                {
+                    _htif = LoadElf(config.ElfPath!);
                 }
             }
         }
@@ -167,6 +176,7 @@ public sealed partial class VirtualMachine : IDisposable
     /// <summary>Sends keyboard input to the guest console (any thread).</summary>
     public void SendConsoleInput(ReadOnlySpan<byte> data)
     {
+        _bootWatcher?.InputArrived();
         if (_sbi?.ConsoleInputUsed == true)
         {
             foreach (byte b in data)

@@ -1,4 +1,5 @@
 using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Timing;
 using Backup.Hypervisor.Translation;
 
@@ -6,8 +7,9 @@ namespace Backup.Hypervisor.Machine;
 
 /// <summary>
 /// What a VM is made of. Exactly one of <see cref="KernelPath"/> (a RISC-V Linux Image, booted in S-mode with
-/// host-served SBI and a generated device tree) or <see cref="ElfPath"/> (a bare-metal ELF started in M-mode
-/// with HTIF) must be set. Disks are owned by the caller and stay open after the VM stops.
+/// host-served SBI and a generated device tree), <see cref="ElfPath"/> (a bare-metal ELF started in M-mode
+/// with HTIF) or <see cref="Firmware"/> (OpenSBI + U-Boot in the guest, booting what a disk's extlinux.conf names)
+/// must be set. Disks are owned by the caller and stay open after the VM stops.
 /// </summary>
 public sealed record VmConfiguration
 {
@@ -17,6 +19,9 @@ public sealed record VmConfiguration
     public string? KernelPath { get; init; }
 
     public string? ElfPath { get; init; }
+
+    /// <summary>Boot through M-mode firmware and a bootloader payload, as QEMU's virt machine does (docs/firmware-boot.md).</summary>
+    public FirmwareBoot? Firmware { get; init; }
 
     public ulong MemorySize { get; init; } = 256UL << 20;
 
@@ -55,15 +60,21 @@ public sealed record VmConfiguration
     /// </summary>
     internal void Validate(bool imageNeeded)
     {
-        if ((KernelPath is null) == (ElfPath is null))
+        if ((KernelPath is null ? 0 : 1) + (ElfPath is null ? 0 : 1) + (Firmware is null ? 0 : 1) != 1)
         {
-            throw new ArgumentException("exactly one of a kernel (--kernel) or a bare-metal ELF (--elf) is needed");
+            throw new ArgumentException("exactly one of a kernel (--kernel), a bare-metal ELF (--elf) or firmware (--firmware) is needed");
         }
 
-        string image = (KernelPath ?? ElfPath)!;
-        if (imageNeeded && !File.Exists(image))
+        if (Firmware is not null)
         {
-            throw new ArgumentException($"'{image}' does not exist");
+            if (imageNeeded)
+            {
+                Firmware.Validate();
+            }
+        }
+        else if (imageNeeded && !File.Exists((KernelPath ?? ElfPath)!))
+        {
+            throw new ArgumentException($"'{KernelPath ?? ElfPath}' does not exist");
         }
 
         if (MemorySize < MinimumMemory || MemorySize > MaximumMemory || MemorySize % 4096 != 0)
