@@ -49,6 +49,22 @@ public sealed record FirmwareBoot
         PayloadPath = payloadFile ?? DefaultUBootPath,
     };
 
+    /// <summary>
+    /// RAM Debian's U-Boot for QEMU virt needs: its environment loads kernels, ramdisks, device trees and
+    /// extlinux.conf at fixed addresses up to 0x8c200000 and beyond (kernel_addr_r 0x84000000 ... pxefile_addr_r).
+    /// </summary>
+    public const ulong UBootMinimumMemory = 256UL << 20;
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="memorySize"/> is too small for the default U-Boot.</summary>
+    public void ValidateMemory(ulong memorySize)
+    {
+        if (PayloadPath == DefaultUBootPath && memorySize < UBootMinimumMemory)
+        {
+            throw new ArgumentException(
+                $"{memorySize >> 20} MiB of RAM is too little for U-Boot (it loads files at fixed addresses up to 0x8c200000): give the VM at least {UBootMinimumMemory >> 20} MiB");
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming a missing file (and the package that provides it).</summary>
     public void Validate()
     {

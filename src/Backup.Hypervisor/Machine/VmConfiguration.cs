@@ -71,6 +71,8 @@ public sealed record VmConfiguration
             {
                 Firmware.Validate();
             }
+
+            Firmware.ValidateMemory(MemorySize);
         }
         else if (imageNeeded && !File.Exists((KernelPath ?? ElfPath)!))
         {
