@@ -79,13 +79,14 @@ public sealed record FirmwareBoot
             throw new ArgumentException($"the {role} path is empty");
         }
 
-        if (File.Exists(path))
+        if (!File.Exists(path))
         {
-            return;
+            throw new ArgumentException(MissingFileMessage(role, path, defaultPath, package, option));
         }
-
-        throw new ArgumentException(path == defaultPath
-            ? $"{role} '{path}' does not exist: install Debian's {package} package (apt-get install {package}) or name another file with {option}"
-            : $"{role} '{path}' does not exist");
     }
+
+    /// <summary>What to say about a missing file: for the Debian default, which package to install.</summary>
+    internal static string MissingFileMessage(string role, string path, string defaultPath, string package, string option) => path == defaultPath
+        ? $"{role} '{path}' does not exist: install Debian's {package} package (apt-get install {package}) or name another file with {option}"
+        : $"{role} '{path}' does not exist";
 }
