@@ -24,7 +24,10 @@ internal static class ManagedVmCommands
     private static Command Define()
     {
         var name = new Argument<string>("name") { Description = "the VM's name (a-z, 0-9, '-', '_', '.')" };
-        var kernel = new Option<FileInfo>("--kernel") { Description = "RISC-V Linux kernel Image", Required = true };
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image (or boot through --firmware)" };
+        var firmware = new Option<string?>("--firmware") { Description = "boot through guest firmware: 'opensbi+uboot' (U-Boot boots the first disk's extlinux/extlinux.conf; docs/firmware-boot.md)" };
+        var firmwareFile = new Option<FileInfo?>("--firmware-file") { Description = "the M-mode firmware instead of Debian's OpenSBI fw_dynamic" };
+        var firmwarePayload = new Option<FileInfo?>("--firmware-payload") { Description = "the S-mode payload instead of Debian's U-Boot" };
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only and ',cbt=SIZE' for its own change-tracking granularity (repeatable, in order: the first is the guest's vda)" };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
@@ -32,7 +35,7 @@ internal static class ManagedVmCommands
         var agent = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (application-consistent backups, health checks)" };
         var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
         var granularity = new Option<string?>("--cbt-granularity") { Description = "changed-block tracking granularity of the VM's disks, a power of two from 4K to 64M (default 64K)" };
-        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, disks, memory, cpus, cmdline, agent, autostart, granularity };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, autostart, granularity };
         command.SetAction(parse => ApplianceCommand.Run(() =>
         {
             if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
@@ -40,10 +43,18 @@ internal static class ManagedVmCommands
                 throw new UsageException($"--memory '{parse.GetValue(memory)}' is not a size (examples: 256M, 2G)");
             }
 
+            if ((parse.GetValue(kernel) is null) == (parse.GetValue(firmware) is null))
+            {
+                throw new UsageException("give either --kernel PATH or --firmware opensbi+uboot");
+            }
+
             var definition = new VmDefinition
             {
                 Name = parse.GetValue(name)!,
-                Kernel = parse.GetValue(kernel)!.FullName,
+                Kernel = parse.GetValue(kernel)?.FullName ?? string.Empty,
+                Firmware = parse.GetValue(firmware),
+                FirmwareFile = parse.GetValue(firmwareFile)?.FullName,
+                FirmwarePayload = parse.GetValue(firmwarePayload)?.FullName,
                 Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(),
                 MemoryBytes = bytes,
                 Cpus = parse.GetValue(cpus),

@@ -8,6 +8,12 @@ public static class PointStreams
     /// <summary>The kernel Image the VM boots.</summary>
     public const string Kernel = "kernel";
 
+    /// <summary>The M-mode firmware a firmware-booted VM starts (OpenSBI fw_dynamic; docs/firmware-boot.md).</summary>
+    public const string Firmware = "firmware";
+
+    /// <summary>The firmware's S-mode payload (U-Boot) a firmware-booted VM runs.</summary>
+    public const string FirmwarePayload = "firmware-payload";
+
     /// <summary>The checkpoint file: CPU, device and memory state (docs/vm-state-format.md).</summary>
     public const string MemoryState = "vmstate";
 

@@ -123,9 +123,10 @@ public static class VmBackupRunner
         };
         await writer.SetConfigurationAsync(configuration.ToBytes(), cancellationToken).ConfigureAwait(false);
 
-        await using (var kernel = OpenKernel(definition))
+        foreach (var (stream, path) in definition.BootFiles)
         {
-            await writer.AddStreamAsync(PointStreams.Kernel, kernel, cancellationToken).ConfigureAwait(false);
+            await using var file = OpenBootFile(definition, stream, path);
+            await writer.AddStreamAsync(stream, file, cancellationToken).ConfigureAwait(false);
         }
 
         long before = 0;
@@ -182,15 +183,15 @@ public static class VmBackupRunner
         };
     }
 
-    private static FileStream OpenKernel(VmDefinition definition)
+    private static FileStream OpenBootFile(VmDefinition definition, string stream, string path)
     {
         try
         {
-            return new FileStream(definition.Kernel, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"VM '{definition.Name}': cannot read its kernel '{definition.Kernel}': {e.Message}", e);
+            throw new IOException($"VM '{definition.Name}': cannot read its {stream} '{path}': {e.Message}", e);
         }
     }
 

@@ -43,9 +43,10 @@ public static class InstantRecovery
 
         Directory.CreateDirectory(directory);
         string kernel = Path.Combine(directory, "kernel");
+        var bootFiles = configuration.Vm.BootFiles.ToDictionary(f => f.Stream, f => Path.Combine(directory, f.Stream), StringComparer.Ordinal);
         if (!request.Resume)
         {
-            await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+            await ExtractBootFilesAsync(reader, bootFiles, cancellationToken).ConfigureAwait(false);
         }
 
         // Resume: the memory state streams out of the repository straight into the machine being rebuilt, so fetching
@@ -85,10 +86,9 @@ public static class InstantRecovery
             throw;
         }
 
-        var definition = configuration.Vm with
+        var definition = configuration.Vm.WithBootFiles(bootFiles) with
         {
             Name = name,
-            Kernel = kernel,
             Autostart = false,
             Disks = configuration.Vm.Disks.Select((d, i) => d with { Path = Path.Combine(directory, $"{PointStreams.Disk(i)}.overlay") }).ToArray(),
         };
@@ -132,11 +132,11 @@ public static class InstantRecovery
 
         if (request.Resume)
         {
-            // A resumed machine runs from its memory; the kernel image is only needed if the guest reboots, so it is
-            // fetched once the guest already runs, off the RTO path.
+            // A resumed machine runs from its memory; the kernel image (or firmware) is only needed if the guest
+            // reboots, so it is fetched once the guest already runs, off the RTO path.
             try
             {
-                await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+                await ExtractBootFilesAsync(reader, bootFiles, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -148,14 +148,17 @@ public static class InstantRecovery
         return new RecoveredVm(vm, request.PointId, configuration, request.Resume, prepared);
     }
 
-    private static async Task ExtractKernelAsync(Repository.Reading.RestorePointReader reader, string path, CancellationToken cancellationToken)
+    private static async Task ExtractBootFilesAsync(Repository.Reading.RestorePointReader reader, IReadOnlyDictionary<string, string> files, CancellationToken cancellationToken)
     {
-        string partial = path + ".partial";
-        await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
+        foreach (var (stream, path) in files)
         {
-            await reader.RestoreStreamAsync(PointStreams.Kernel, output, cancellationToken).ConfigureAwait(false);
-        }
+            string partial = path + ".partial";
+            await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                await reader.RestoreStreamAsync(stream, output, cancellationToken).ConfigureAwait(false);
+            }
 
-        File.Move(partial, path, overwrite: true);
+            File.Move(partial, path, overwrite: true);
+        }
     }
 }

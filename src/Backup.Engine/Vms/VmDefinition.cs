@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Backup.Disks.BlockDevices;
 using Backup.Disks.Snapshots;
+using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Machine;
 
 namespace Backup.Engine.Vms;
@@ -31,8 +32,20 @@ public sealed partial record VmDefinition
 
     public string Name { get; init; } = string.Empty;
 
-    /// <summary>Path of the RISC-V Linux kernel Image.</summary>
+    /// <summary>Path of the RISC-V Linux kernel Image (empty for a VM that boots through <see cref="Firmware"/>).</summary>
     public string Kernel { get; init; } = string.Empty;
+
+    /// <summary>
+    /// Boots through guest firmware instead of a kernel: "opensbi+uboot" (OpenSBI, then U-Boot booting the first
+    /// disk's extlinux.conf; docs/firmware-boot.md), or null.
+    /// </summary>
+    public string? Firmware { get; init; }
+
+    /// <summary>The M-mode firmware file of a <see cref="Firmware"/> VM (null: Debian's OpenSBI fw_dynamic).</summary>
+    public string? FirmwareFile { get; init; }
+
+    /// <summary>The S-mode payload of a <see cref="Firmware"/> VM (null: Debian's U-Boot for QEMU virt).</summary>
+    public string? FirmwarePayload { get; init; }
 
     public IReadOnlyList<VmDiskDefinition> Disks { get; init; } = [];
 
@@ -66,9 +79,28 @@ public sealed partial record VmDefinition
             throw new ArgumentException($"'{Name}' is not a valid VM name (1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit)");
         }
 
-        if (string.IsNullOrEmpty(Kernel))
+        if (Firmware is null && string.IsNullOrEmpty(Kernel))
         {
-            throw new ArgumentException($"VM '{Name}' has no kernel");
+            throw new ArgumentException($"VM '{Name}' has no kernel (and no firmware)");
+        }
+
+        if (Firmware is not null)
+        {
+            if (!string.Equals(Firmware, FirmwareBoot.OpenSbiUBootName, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"VM '{Name}': firmware '{Firmware}' is unknown (known: {FirmwareBoot.OpenSbiUBootName})");
+            }
+
+            if (!string.IsNullOrEmpty(Kernel))
+            {
+                throw new ArgumentException($"VM '{Name}' has both a kernel and firmware; it boots one way (the firmware boots the kernel its disk names)");
+            }
+
+            BootFirmware!.ValidateMemory(MemoryBytes);
+        }
+        else if (FirmwareFile is not null || FirmwarePayload is not null)
+        {
+            throw new ArgumentException($"VM '{Name}' names firmware files but does not boot through firmware");
         }
 
         if (Disks.Count > 8)
@@ -126,10 +158,29 @@ public sealed partial record VmDefinition
         : bytes >= 1 << 10 && bytes % (1 << 10) == 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes >> 10}K")
         : bytes.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>The firmware boot of a <see cref="Firmware"/> VM (Debian's files unless others are named), else null.</summary>
+    [JsonIgnore]
+    public FirmwareBoot? BootFirmware => Firmware is null ? null : FirmwareBoot.OpenSbiUBoot(FirmwareFile, FirmwarePayload);
+
+    /// <summary>
+    /// The files a restore point carries to boot this VM again: (stream name, path) — the kernel, or the firmware
+    /// and its payload.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<(string Stream, string Path)> BootFiles => BootFirmware is { } firmware
+        ? [(Backups.PointStreams.Firmware, firmware.FirmwarePath), (Backups.PointStreams.FirmwarePayload, firmware.PayloadPath)]
+        : [(Backups.PointStreams.Kernel, Kernel)];
+
+    /// <summary>This definition booting from <paramref name="files"/> (stream name to path) instead of its own boot files.</summary>
+    public VmDefinition WithBootFiles(IReadOnlyDictionary<string, string> files) => Firmware is null
+        ? this with { Kernel = files[Backups.PointStreams.Kernel] }
+        : this with { FirmwareFile = files[Backups.PointStreams.Firmware], FirmwarePayload = files[Backups.PointStreams.FirmwarePayload] };
+
     /// <summary>The hypervisor configuration for this VM over already opened disks (in definition order).</summary>
     public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null) => new()
     {
-        KernelPath = kernelPath ?? Kernel,
+        KernelPath = Firmware is null ? kernelPath ?? Kernel : null,
+        Firmware = BootFirmware,
         MemorySize = MemoryBytes,
         CpuCount = Cpus,
         CommandLine = CommandLine,

@@ -15,14 +15,16 @@ public sealed unsafe partial class Hart
 {
     private PhysicalMemoryProtection _pmp = null!; // set by the constructor (InitializePmp)
 
-    /// <summary>PMP entries this hart implements: 16 when guest code runs in M-mode, 0 when the host serves M-mode.</summary>
+    /// <summary>The PMP entries a hart implements when it implements PMP.</summary>
+    public const int PmpEntries = PhysicalMemoryProtection.ImplementedEntries;
+
+    /// <summary>PMP entries this hart implements (0 or <see cref="PmpEntries"/>).</summary>
     public int PmpEntryCount => _pmp.EntryCount;
 
     /// <summary>The PMP registers as a checkpoint section of their own ("hartN.pmp"), so the hart's section keeps its layout.</summary>
     public IDeviceState PmpState => new PmpStatePart(this);
 
-    private void InitializePmp(bool hostFirmware) =>
-        _pmp = new PhysicalMemoryProtection(hostFirmware ? 0 : PhysicalMemoryProtection.ImplementedEntries);
+    private void InitializePmp(int entries) => _pmp = new PhysicalMemoryProtection(entries);
 
     private bool ReadPmpCsr(int csr, out ulong value) => _pmp.ReadCsr(csr, out value);
 

@@ -49,7 +49,15 @@ public sealed unsafe partial class Hart : IInterruptTarget
     // Set when something changed that may make an interrupt takeable: the run loop ends its quantum.
     private bool _breakQuantum;
 
-    public Hart(int hartId, SystemBus bus, MachineClock clock, ISupervisorCallHandler? firmware = null)
+    /// <param name="hartId">mhartid.</param>
+    /// <param name="bus">RAM and devices.</param>
+    /// <param name="clock">The machine clock (time CSR, Sstc).</param>
+    /// <param name="firmware">Host firmware serving S-mode ECALLs, or null when guest code owns M-mode.</param>
+    /// <param name="pmpEntries">
+    /// PMP entries to implement: 0 or <see cref="PmpEntries"/>; null means <see cref="PmpEntries"/> unless the host
+    /// serves M-mode (<paramref name="firmware"/> set), whose harts have nothing to protect and implement none.
+    /// </param>
+    public Hart(int hartId, SystemBus bus, MachineClock clock, ISupervisorCallHandler? firmware = null, int? pmpEntries = null)
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(clock);
@@ -61,7 +69,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
         _x = (ulong*)Unsafe.AsPointer(ref _xArray[0]);
         _tlb = GC.AllocateArray<TlbEntry>(TlbSets * TlbTypes * TlbSize, pinned: true);
         _tlbBase = (TlbEntry*)Unsafe.AsPointer(ref _tlb[0]);
-        InitializePmp(hostFirmware: firmware is not null);
+        InitializePmp(pmpEntries ?? (firmware is null ? PmpEntries : 0));
         FlushTlbAll(includeIdentity: true);
         UpdateMmuContext();
     }

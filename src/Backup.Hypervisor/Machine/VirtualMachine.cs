@@ -79,7 +79,9 @@ public sealed partial class VirtualMachine : IDisposable
             _harts = new Hart[config.CpuCount];
             for (int i = 0; i < _harts.Length; i++)
             {
-                _harts[i] = new Hart(i, _bus, _clock, _sbi);
+                // Only guest firmware gets PMP: kernel-mode harts have the host as M-mode, and bare-metal ELF harts
+                // keep the machine their checkpoints were taken on (no PMP) so those restore unchanged.
+                _harts[i] = new Hart(i, _bus, _clock, _sbi, pmpEntries: config.Firmware is null ? 0 : Hart.PmpEntries);
                 if (config.Execution == ExecutionMode.Translated)
                 {
                     _harts[i].EnableTranslation(TranslationCache.DefaultHotThreshold, background: !config.SynchronousTranslation);

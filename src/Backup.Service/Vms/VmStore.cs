@@ -26,10 +26,23 @@ public sealed class VmStore
 
         var absolute = definition with
         {
-            Kernel = Path.GetFullPath(definition.Kernel),
+            Kernel = definition.Firmware is null ? Path.GetFullPath(definition.Kernel) : string.Empty,
             Disks = definition.Disks.Select(d => d with { Path = Path.GetFullPath(d.Path) }).ToArray(),
         };
-        if (!File.Exists(absolute.Kernel))
+        if (absolute.BootFirmware is { } firmware)
+        {
+            // The files are pinned (absolute, defaults spelled out) so backups carry exactly what the VM boots.
+            absolute = absolute with { FirmwareFile = Path.GetFullPath(firmware.FirmwarePath), FirmwarePayload = Path.GetFullPath(firmware.PayloadPath) };
+            try
+            {
+                absolute.BootFirmware!.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"VM '{definition.Name}': {e.Message}", e);
+            }
+        }
+        else if (!File.Exists(absolute.Kernel))
         {
             throw new ArgumentException($"VM '{definition.Name}': kernel '{absolute.Kernel}' does not exist");
         }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Backup.Hypervisor.Tests.Support;
+namespace Backup.TestSupport;
 
 /// <summary>
 /// Builds a raw disk image U-Boot's distro boot accepts, without root: an MBR (sfdisk) with one bootable Linux
@@ -8,7 +8,7 @@ namespace Backup.Hypervisor.Tests.Support;
 /// offset. The file system holds the given files (e.g. boot/Image, extlinux/extlinux.conf). docs/firmware-boot.md
 /// shows the same two commands.
 /// </summary>
-internal static class ExtlinuxDisk
+public static class ExtlinuxDisk
 {
     public const long PartitionOffset = 1L << 20;
 
