@@ -48,4 +48,30 @@ public sealed class VmStoreTests : IDisposable
         Assert.Contains(problems, p => p.Contains(data.VmDefinitionPath("broken"), StringComparison.Ordinal));
         Assert.Throws<FormatException>(() => store.Get("broken"));
     }
+
+    [Fact]
+    public void A_firmware_vm_pins_its_firmware_files_and_a_missing_one_is_refused_by_name()
+    {
+        var data = new ApplianceData(Path.Combine(_dir, "data"));
+        data.EnsureCreated();
+        var store = new VmStore(data);
+        string disk = File("boot.img");
+        string firmware = File("fw_dynamic.bin");
+        string payload = File("u-boot.bin");
+        var created = store.Create(new VmDefinition
+        {
+            Name = "fw",
+            Firmware = "opensbi+uboot",
+            FirmwareFile = firmware,
+            FirmwarePayload = payload,
+            Disks = [new VmDiskDefinition { Path = disk }],
+        });
+        Assert.Equal(firmware, store.Get("fw").FirmwareFile);
+        Assert.Equal(payload, created.FirmwarePayload);
+        Assert.Equal(string.Empty, created.Kernel);
+
+        string missing = Path.Combine(_dir, "absent.bin");
+        var refused = Assert.Throws<ArgumentException>(() => store.Create(created with { Name = "fw2", FirmwareFile = missing }));
+        Assert.Contains($"VM 'fw2': firmware '{missing}' does not exist", refused.Message, StringComparison.Ordinal);
+    }
 }
