@@ -28,6 +28,7 @@ public sealed partial record VmDefinition
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // a file for operators: "opensbi+uboot", not "opensbi\u002Buboot"
     };
 
     public string Name { get; init; } = string.Empty;
