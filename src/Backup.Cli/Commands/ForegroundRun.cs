@@ -9,6 +9,8 @@ internal sealed record ForegroundRun
 {
     public string? Kernel { get; init; }
 
+    public string? Initrd { get; init; }
+
     public string? Elf { get; init; }
 
     /// <summary>Disk image paths, each optionally suffixed ",ro".</summary>

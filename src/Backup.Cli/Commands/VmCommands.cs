@@ -28,6 +28,7 @@ public static class VmCommands
     {
         var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image to boot (S-mode, host SBI, generated device tree)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "bare-metal RISC-V ELF to run in M-mode; exits with its HTIF status" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "initial ramdisk for the kernel (cpio, optionally compressed); loaded below the device tree at the top of RAM" };
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable)", AllowMultipleArgumentsPerToken = false };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G (a bare number is MiB)", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
@@ -43,7 +44,7 @@ public static class VmCommands
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
+            kernel, initrd, elf, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats, checkpointDir, checkpointEvery, agentChannel,
         };
         run.SetAction(parse =>
         {
@@ -56,6 +57,7 @@ public static class VmCommands
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
+                Initrd = parse.GetValue(initrd)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
                 DiskSpecs = parse.GetValue(disks) ?? [],
                 MemoryBytes = memoryBytes,
@@ -78,6 +80,7 @@ public static class VmCommands
     {
         var from = new Option<DirectoryInfo>("--from") { Description = "folder of checkpoints (written by vm run --checkpoint-dir); the newest chain is resumed", Required = true };
         var kernel = new Option<FileInfo?>("--kernel") { Description = "the kernel the VM was started with (selects Linux mode)" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "the initrd the VM was started with (booted again if the guest reboots)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "the bare-metal ELF the VM was started with" };
         var disks = new Option<string[]>("--disk") { Description = "disk images holding the contents at the checkpoint (repeatable)" };
         var memory = new Option<string>("--memory") { Description = "RAM size the VM had", DefaultValueFactory = _ => "256M" };
@@ -87,7 +90,7 @@ public static class VmCommands
         var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, elf, disks, memory, cpus, clock, execution, agentChannel,
+            from, kernel, initrd, elf, disks, memory, cpus, clock, execution, agentChannel,
         };
         resume.SetAction(parse =>
         {
@@ -100,6 +103,7 @@ public static class VmCommands
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
+                Initrd = parse.GetValue(initrd)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
                 DiskSpecs = parse.GetValue(disks) ?? [],
                 MemoryBytes = memoryBytes,
@@ -130,6 +134,7 @@ public static class VmCommands
             var config = new VmConfiguration
             {
                 KernelPath = run.Kernel,
+                InitrdPath = run.Initrd,
                 ElfPath = run.Elf,
                 Disks = opened,
                 MemorySize = run.MemoryBytes,

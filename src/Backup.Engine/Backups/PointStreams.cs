@@ -8,6 +8,9 @@ public static class PointStreams
     /// <summary>The kernel Image the VM boots.</summary>
     public const string Kernel = "kernel";
 
+    /// <summary>The initial ramdisk the kernel boots with (only for VMs that have one).</summary>
+    public const string Initrd = "initrd";
+
     /// <summary>The checkpoint file: CPU, device and memory state (docs/vm-state-format.md).</summary>
     public const string MemoryState = "vmstate";
 

@@ -123,9 +123,15 @@ public static class VmBackupRunner
         };
         await writer.SetConfigurationAsync(configuration.ToBytes(), cancellationToken).ConfigureAwait(false);
 
-        await using (var kernel = OpenKernel(definition))
+        await using (var kernel = OpenBootFile(definition, "kernel", definition.Kernel))
         {
             await writer.AddStreamAsync(PointStreams.Kernel, kernel, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (definition.Initrd is { } initrdPath)
+        {
+            await using var initrd = OpenBootFile(definition, "initrd", initrdPath);
+            await writer.AddStreamAsync(PointStreams.Initrd, initrd, cancellationToken).ConfigureAwait(false);
         }
 
         long before = 0;
@@ -182,15 +188,15 @@ public static class VmBackupRunner
         };
     }
 
-    private static FileStream OpenKernel(VmDefinition definition)
+    private static FileStream OpenBootFile(VmDefinition definition, string what, string path)
     {
         try
         {
-            return new FileStream(definition.Kernel, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"VM '{definition.Name}': cannot read its kernel '{definition.Kernel}': {e.Message}", e);
+            throw new IOException($"VM '{definition.Name}': cannot read its {what} '{path}': {e.Message}", e);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Backup.Engine.Recovery;
 /// <summary>
 /// Instant recovery: boots a VM straight from a restore point. Its disks are read lazily from the repository
 /// (<see cref="RepositoryDisk"/>, through the chunk cache) under local overlays that take its writes, so nothing is
-/// copied up front; the kernel comes from the point too. Cold: the kernel boots over the disks as they were at the cut.
+/// copied up front; the kernel (and initrd, when the VM has one) come from the point too. Cold: the kernel boots over the disks as they were at the cut.
 /// Resume: the machine continues from the point's CPU, device and memory state.
 /// </summary>
 public static class InstantRecovery
@@ -43,9 +43,10 @@ public static class InstantRecovery
 
         Directory.CreateDirectory(directory);
         string kernel = Path.Combine(directory, "kernel");
+        string? initrd = configuration.Vm.Initrd is null ? null : Path.Combine(directory, "initrd");
         if (!request.Resume)
         {
-            await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+            await ExtractBootFilesAsync(reader, kernel, initrd, cancellationToken).ConfigureAwait(false);
         }
 
         // Resume: the memory state streams out of the repository straight into the machine being rebuilt, so fetching
@@ -89,6 +90,7 @@ public static class InstantRecovery
         {
             Name = name,
             Kernel = kernel,
+            Initrd = initrd,
             Autostart = false,
             Disks = configuration.Vm.Disks.Select((d, i) => d with { Path = Path.Combine(directory, $"{PointStreams.Disk(i)}.overlay") }).ToArray(),
         };
@@ -132,11 +134,11 @@ public static class InstantRecovery
 
         if (request.Resume)
         {
-            // A resumed machine runs from its memory; the kernel image is only needed if the guest reboots, so it is
-            // fetched once the guest already runs, off the RTO path.
+            // A resumed machine runs from its memory; the kernel image (and initrd) are only needed if the guest
+            // reboots, so they are fetched once the guest already runs, off the RTO path.
             try
             {
-                await ExtractKernelAsync(reader, kernel, cancellationToken).ConfigureAwait(false);
+                await ExtractBootFilesAsync(reader, kernel, initrd, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -148,12 +150,21 @@ public static class InstantRecovery
         return new RecoveredVm(vm, request.PointId, configuration, request.Resume, prepared);
     }
 
-    private static async Task ExtractKernelAsync(Repository.Reading.RestorePointReader reader, string path, CancellationToken cancellationToken)
+    private static async Task ExtractBootFilesAsync(Repository.Reading.RestorePointReader reader, string kernel, string? initrd, CancellationToken cancellationToken)
+    {
+        await ExtractStreamAsync(reader, PointStreams.Kernel, kernel, cancellationToken).ConfigureAwait(false);
+        if (initrd is not null)
+        {
+            await ExtractStreamAsync(reader, PointStreams.Initrd, initrd, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ExtractStreamAsync(Repository.Reading.RestorePointReader reader, string stream, string path, CancellationToken cancellationToken)
     {
         string partial = path + ".partial";
         await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            await reader.RestoreStreamAsync(PointStreams.Kernel, output, cancellationToken).ConfigureAwait(false);
+            await reader.RestoreStreamAsync(stream, output, cancellationToken).ConfigureAwait(false);
         }
 
         File.Move(partial, path, overwrite: true);

@@ -9,7 +9,7 @@ using Backup.Hypervisor.Machine;
 namespace Backup.Engine.Vms;
 
 /// <summary>
-/// What a managed VM is: its name, the kernel it boots, its disks, memory, CPUs, kernel command line, whether it
+/// What a managed VM is: its name, the kernel (and initrd) it boots, its disks, memory, CPUs, kernel command line, whether it
 /// has a guest-agent channel, whether the service starts it and its disks' changed-block tracking granularity. Stored as JSON in the appliance's data folder and
 /// inside every restore point (as the point's configuration), so a VM can be rebuilt from the repository alone.
 /// </summary>
@@ -33,6 +33,9 @@ public sealed partial record VmDefinition
 
     /// <summary>Path of the RISC-V Linux kernel Image.</summary>
     public string Kernel { get; init; } = string.Empty;
+
+    /// <summary>Path of the initial ramdisk the kernel boots with, or null for none (older definitions have none).</summary>
+    public string? Initrd { get; init; }
 
     public IReadOnlyList<VmDiskDefinition> Disks { get; init; } = [];
 
@@ -69,6 +72,11 @@ public sealed partial record VmDefinition
         if (string.IsNullOrEmpty(Kernel))
         {
             throw new ArgumentException($"VM '{Name}' has no kernel");
+        }
+
+        if (Initrd is { Length: 0 })
+        {
+            throw new ArgumentException($"VM '{Name}' has an empty initrd path");
         }
 
         if (Disks.Count > 8)
@@ -130,6 +138,7 @@ public sealed partial record VmDefinition
     public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null) => new()
     {
         KernelPath = kernelPath ?? Kernel,
+        InitrdPath = Initrd,
         MemorySize = MemoryBytes,
         CpuCount = Cpus,
         CommandLine = CommandLine,

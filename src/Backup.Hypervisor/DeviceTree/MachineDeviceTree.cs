@@ -3,7 +3,7 @@ namespace Backup.Hypervisor.DeviceTree;
 /// <summary>
 /// Builds the device tree blob a RISC-V Linux guest boots with from a <see cref="MachineDescription"/>:
 /// root, /chosen, /memory, /cpus (with per-hart riscv,cpu-intc controllers), optional /poweroff and /reboot, and
-/// /soc holding the test/syscon device, CLINT, PLIC, UART and virtio-mmio transports.
+/// /soc holding the test/syscon device, CLINT, PLIC, UART, RTC and virtio-mmio transports.
 /// </summary>
 public static class MachineDeviceTree
 {
@@ -253,6 +253,16 @@ public static class MachineDeviceTree
                 w.PropertyU32("clock-frequency", uart.ClockFrequency);
                 w.EndNode();
             }
+        }
+
+        if (d.Rtc is { } rtc)
+        {
+            w.BeginNode(rtc.NodeName);
+            w.PropertyString("compatible", rtc.Compatible);
+            WriteReg(w, rtc.Base, rtc.Size);
+            w.PropertyU32("interrupt-parent", plicPhandle);
+            w.PropertyU32("interrupts", rtc.Irq);
+            w.EndNode();
         }
 
         foreach (var slot in d.VirtioSlots)

@@ -7,7 +7,8 @@ namespace Backup.Hypervisor.Machine;
 /// <summary>
 /// What a VM is made of. Exactly one of <see cref="KernelPath"/> (a RISC-V Linux Image, booted in S-mode with
 /// host-served SBI and a generated device tree) or <see cref="ElfPath"/> (a bare-metal ELF started in M-mode
-/// with HTIF) must be set. Disks are owned by the caller and stay open after the VM stops.
+/// with HTIF) must be set; a kernel may come with an initial ramdisk (<see cref="InitrdPath"/>). Disks are owned by the
+/// caller and stay open after the VM stops.
 /// </summary>
 public sealed record VmConfiguration
 {
@@ -17,6 +18,12 @@ public sealed record VmConfiguration
     public string? KernelPath { get; init; }
 
     public string? ElfPath { get; init; }
+
+    /// <summary>
+    /// An initial ramdisk (a cpio archive, possibly compressed) for the kernel, loaded below the device tree at the
+    /// top of RAM and described by /chosen linux,initrd-start/-end (<see cref="Boot.LinuxBootLayout"/>); null for none.
+    /// </summary>
+    public string? InitrdPath { get; init; }
 
     public ulong MemorySize { get; init; } = 256UL << 20;
 
@@ -64,6 +71,19 @@ public sealed record VmConfiguration
         if (imageNeeded && !File.Exists(image))
         {
             throw new ArgumentException($"'{image}' does not exist");
+        }
+
+        if (InitrdPath is not null)
+        {
+            if (KernelPath is null)
+            {
+                throw new ArgumentException($"initrd '{InitrdPath}' needs a kernel (--kernel): a bare-metal ELF takes no initrd");
+            }
+
+            if (imageNeeded && !File.Exists(InitrdPath))
+            {
+                throw new ArgumentException($"initrd '{InitrdPath}' does not exist");
+            }
         }
 
         if (MemorySize < MinimumMemory || MemorySize > MaximumMemory || MemorySize % 4096 != 0)
