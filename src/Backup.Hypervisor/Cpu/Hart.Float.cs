@@ -10,13 +10,9 @@ namespace Backup.Hypervisor.Cpu;
 /// </summary>
 public sealed unsafe partial class Hart
 {
-    private const ulong NanBox = 0xFFFF_FFFF_0000_0000;
-    private const ulong Sign64 = 1UL << 63;
-    private const uint Sign32 = 1U << 31;
-
     private readonly ulong[] _fArray = GC.AllocateArray<ulong>(32, pinned: true);
-    private ulong* _f;
-    private uint _fflags, _frm;
+    internal ulong* _f; // translated blocks load and store FP registers here
+    internal uint _fflags, _frm;
 
     /// <summary>Raw 64-bit contents of FP register <paramref name="index"/> (singles appear NaN-boxed).</summary>
     public ulong GetFloatRegister(int index) => _f[index & 31];
@@ -28,25 +24,15 @@ public sealed unsafe partial class Hart
 
     private void MarkFloatDirty() => _mstatus |= MstatusBits.FS | MstatusBits.SD;
 
-    private uint ReadF32(uint r)
-    {
-        ulong v = _f[r];
-        return (v & NanBox) == NanBox ? (uint)v : SoftFloat.CanonicalNaN32;
-    }
-
-    private void WriteF32(uint r, uint value)
-    {
-        _f[r] = NanBox | value;
-        MarkFloatDirty();
-    }
-
-    private void WriteF64(uint r, ulong value)
+    /// <summary>Writes a raw register value (singles already NaN-boxed) and marks the FP state dirty.</summary>
+    private void WriteFloat(uint r, ulong value)
     {
         _f[r] = value;
         MarkFloatDirty();
     }
 
-    private void Accrue(uint flags)
+    /// <summary>ORs <paramref name="flags"/> into fflags; new bits make the FP state dirty. Also called by translated code.</summary>
+    internal void Accrue(uint flags)
     {
         if ((flags & ~_fflags) != 0)
         {
@@ -70,28 +56,45 @@ public sealed unsafe partial class Hart
     /// <summary>Executes LOAD-FP, STORE-FP, the fused multiply-adds and OP-FP.</summary>
     private StepResult ExecuteFloat(uint inst)
     {
-        if (FloatOff)
+        FloatForm form = FloatDecoding.Classify(inst);
+        if (FloatOff || form == FloatForm.Illegal)
         {
             return StepResult.Illegal;
         }
 
-        switch (inst & 0x7F)
+        int rm = 0;
+        if (FloatDecoding.HasRoundingMode(form) && (rm = RoundingMode(inst)) < 0)
         {
-            case 0x07: return LoadFloat(inst);
-            case 0x27: return StoreFloat(inst);
-            case 0x53: return ExecuteFloatOp(inst);
-            default: return ExecuteFusedMultiplyAdd(inst);
+            return StepResult.Illegal;
         }
+
+        uint rd = (inst >> 7) & 31;
+        ulong a = _f[(inst >> 15) & 31], b = _f[(inst >> 20) & 31];
+        uint flags = 0;
+        switch (form)
+        {
+            case FloatForm.Load: return LoadFloat(inst);
+            case FloatForm.Store: return StoreFloat(inst);
+            case FloatForm.MulAdd: WriteFloat(rd, FloatKernels.MulAdd(inst, a, b, _f[inst >> 27], rm, ref flags)); break;
+            case FloatForm.Arithmetic: WriteFloat(rd, FloatKernels.Arithmetic(inst, a, b, rm, ref flags)); break;
+            case FloatForm.SquareRoot: WriteFloat(rd, FloatKernels.SquareRoot(inst, a, rm, ref flags)); break;
+            case FloatForm.SignInject: WriteFloat(rd, FloatKernels.SignInject(inst, a, b)); break;
+            case FloatForm.MinMax: WriteFloat(rd, FloatKernels.MinMax(inst, a, b, ref flags)); break;
+            case FloatForm.ConvertPrecision: WriteFloat(rd, FloatKernels.ConvertPrecision(inst, a, rm, ref flags)); break;
+            case FloatForm.FromInteger: WriteFloat(rd, FloatKernels.FromInteger(inst, _x[(inst >> 15) & 31], rm, ref flags)); break;
+            case FloatForm.MoveFromInteger: WriteFloat(rd, FloatKernels.MoveFromInteger(inst, _x[(inst >> 15) & 31])); break;
+            case FloatForm.Compare: _x[rd] = FloatKernels.Compare(inst, a, b, ref flags); break;
+            case FloatForm.ToInteger: _x[rd] = FloatKernels.ToInteger(inst, a, rm, ref flags); break;
+            default: _x[rd] = FloatKernels.MoveOrClassify(inst, a); break;
+        }
+
+        Accrue(flags);
+        return StepResult.Next;
     }
 
     private StepResult LoadFloat(uint inst)
     {
-        uint f3 = (inst >> 12) & 7;
-        if (f3 is not (2 or 3))
-        {
-            return StepResult.Illegal;
-        }
-
+        uint f3 = (inst >> 12) & 7; // 2 (FLW) or 3 (FLD): checked by FloatDecoding
         ulong va = _x[(inst >> 15) & 31] + (ulong)(long)((int)inst >> 20);
         ulong v;
         TlbEntry* e = _readTlb + (int)((va >> 12) & TlbMask);
@@ -105,27 +108,13 @@ public sealed unsafe partial class Hart
             return StepResult.Trap;
         }
 
-        uint rd = (inst >> 7) & 31;
-        if (f3 == 2)
-        {
-            WriteF32(rd, (uint)v);
-        }
-        else
-        {
-            WriteF64(rd, v);
-        }
-
+        WriteFloat((inst >> 7) & 31, f3 == 2 ? FloatKernels.Box((uint)v) : v);
         return StepResult.Next;
     }
 
     private StepResult StoreFloat(uint inst)
     {
-        uint f3 = (inst >> 12) & 7;
-        if (f3 is not (2 or 3))
-        {
-            return StepResult.Illegal;
-        }
-
+        uint f3 = (inst >> 12) & 7; // 2 (FSW) or 3 (FSD)
         ulong va = _x[(inst >> 15) & 31] + (ulong)(((long)(int)(inst & 0xFE000000) >> 20) | ((inst >> 7) & 31));
         ulong v = _f[(inst >> 20) & 31]; // FSW stores the low 32 bits as they are, boxed or not
         int size = f3 == 2 ? 4 : 8;
@@ -147,40 +136,6 @@ public sealed unsafe partial class Hart
             return StepResult.Trap;
         }
 
-        return StepResult.Next;
-    }
-
-    /// <summary>FMADD, FMSUB, FNMSUB, FNMADD: the variants are sign flips of the product and the addend.</summary>
-    private StepResult ExecuteFusedMultiplyAdd(uint inst)
-    {
-        uint fmt = (inst >> 25) & 3;
-        int rm = RoundingMode(inst);
-        if (fmt > 1 || rm < 0)
-        {
-            return StepResult.Illegal;
-        }
-
-        uint op = (inst >> 2) & 3; // 0 FMADD, 1 FMSUB, 2 FNMSUB, 3 FNMADD
-        bool negateProduct = op >= 2;
-        bool negateAddend = op is 1 or 3;
-        uint rd = (inst >> 7) & 31, rs1 = (inst >> 15) & 31, rs2 = (inst >> 20) & 31, rs3 = inst >> 27;
-        uint flags = 0;
-        if (fmt == 0)
-        {
-            uint a = ReadF32(rs1), b = ReadF32(rs2), c = ReadF32(rs3);
-            a ^= negateProduct ? Sign32 : 0;
-            c ^= negateAddend ? Sign32 : 0;
-            WriteF32(rd, SoftFloat.MulAdd32(a, b, c, rm, ref flags));
-        }
-        else
-        {
-            ulong a = _f[rs1], b = _f[rs2], c = _f[rs3];
-            a ^= negateProduct ? Sign64 : 0;
-            c ^= negateAddend ? Sign64 : 0;
-            WriteF64(rd, SoftFloat.MulAdd64(a, b, c, rm, ref flags));
-        }
-
-        Accrue(flags);
         return StepResult.Next;
     }
 }

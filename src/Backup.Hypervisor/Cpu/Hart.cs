@@ -32,7 +32,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
     private ulong _cycleOffset;
 
     // Trap CSRs
-    private ulong _mstatus = MstatusBits.UXL | MstatusBits.SXL;
+    internal ulong _mstatus = MstatusBits.UXL | MstatusBits.SXL; // translated FP code checks FS and sets Dirty
     private ulong _medeleg, _mideleg, _mie, _mip, _mtvec, _mscratch, _mepc, _mcause, _mtval;
     private ulong _stvec, _sscratch, _sepc, _scause, _stval;
     private ulong _mcounteren, _scounteren, _menvcfg, _senvcfg;
