@@ -243,7 +243,7 @@ internal sealed class RandomProgram
 
     /// <summary>
     /// A block that branches back to its own start (compiled as a loop inside one method): x3 = count; then
-    /// [1-5 ALU or data-window instructions that cannot trap or write x3]; x3 -= 1; bnez x3, start.
+    /// [1-5 ALU, FP arithmetic (FS is on, rm static) or data-window instructions that cannot trap or write x3]; x3 -= 1; bnez x3, start.
     /// </summary>
     private void AddCountedLoop()
     {
@@ -252,8 +252,10 @@ internal sealed class RandomProgram
         int count = 1 + _random.Next(5);
         for (int k = 0; k < count; k++)
         {
-            uint inst = _random.Next(5) switch
+            uint inst = _random.Next(7) switch
             {
+                5 => R(0x53, (uint)_random.Next(5), ((uint)_random.Next(4) << 2) | (uint)_random.Next(2), Fr(), Fr(), Fr()), // FADD..FDIV, static rm
+                6 => R(0x43u | ((uint)_random.Next(4) << 2), (uint)_random.Next(5), ((uint)Fr() << 2) | (uint)_random.Next(2), Fr(), Fr(), Fr()), // FMA
                 0 => I(0x13, 0, Rd(), Rs(), Imm12()),
                 1 => R(0x33, (uint)_random.Next(8), _random.Next(2) == 0 ? 0u : 1u, Rd(), Rs(), Rs()),
                 2 => I(0x03, (uint)_random.Next(7), Rd(), 2, _random.Next(-512, 1536 - 8)),
