@@ -6,6 +6,7 @@ using Backup.Benchmarks;
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3] [--size-gib 0]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- cpu [--rounds N] [--runs N]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- fpload [--rounds N] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
 string scenario = args.Length > 0 ? args[0] : "boot";
@@ -16,6 +17,8 @@ switch (scenario)
         return BootBenchmark.Run(options);
     case "cpu":
         return CpuBenchmark.Run(options);
+    case "fpload":
+        return CpuBenchmark.Run(options, CpuBenchmark.Float);
     case "checkpoint":
         return CheckpointBenchmark.Run(options);
     case "rto":
@@ -25,6 +28,6 @@ switch (scenario)
     case "gc":
         return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, checkpoint, repo, gc, rto)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, checkpoint, repo, gc, rto)");
         return 2;
 }

@@ -9,9 +9,11 @@ namespace Backup.Hypervisor.Translation.Emit;
 /// <summary>
 /// The F and D instructions in compiled code. FP registers live in IL locals like the integer ones (loaded at entry,
 /// written back at the exits); the arithmetic calls the same <see cref="FloatKernels"/> / <see cref="SoftFloat"/> code
-/// the interpreter runs, with flags ORed straight into fcsr. Each FP instruction first checks mstatus.FS and, for a
-/// dynamic rounding mode, frm; when FS is Off or frm is reserved (or a load/store misses the TLB) the block exits
-/// before it and the interpreter raises the trap, exactly as if nothing had been compiled.
+/// the interpreter runs, with flags ORed straight into fcsr. A block holding FP instructions checks mstatus.FS once at
+/// entry (nothing a block runs can change it): when FS is Off the block exits before its first instruction and the
+/// interpreter takes over; an FP instruction with a dynamic rounding mode checks frm, and when frm is reserved (or a
+/// load/store misses the TLB) the block exits before it and the interpreter raises the trap, exactly as if nothing
+/// had been compiled. FS becomes Dirty at the block's exit when the block wrote an FP register.
 /// </summary>
 internal static unsafe partial class BlockEmitter
 {
@@ -30,7 +32,7 @@ internal static unsafe partial class BlockEmitter
     {
         private readonly LocalBuilder?[] _freg = new LocalBuilder?[32];
         private readonly bool[] _fwritten = new bool[32];
-        private LocalBuilder? _fbase, _rm, _flags;
+        private LocalBuilder? _fbase, _rm, _flags, _fpDirty;
 
         /// <summary>The FP registers (bit r) instruction <paramref name="d"/> reads and writes.</summary>
         private static (uint Reads, uint Writes) FloatRegisters(DecodedInstruction d)
@@ -73,6 +75,7 @@ internal static unsafe partial class BlockEmitter
                 il.Emit(OpCodes.Stloc, _fbase);
                 _rm = il.DeclareLocal(typeof(int));
                 _flags = il.DeclareLocal(typeof(uint));
+                _fpDirty = il.DeclareLocal(typeof(bool));
             }
 
             for (int r = 0; r < 32; r++)
@@ -89,9 +92,43 @@ internal static unsafe partial class BlockEmitter
             }
         }
 
-        /// <summary>Stores every FP register the block wrote back to the hart.</summary>
+        /// <summary>
+        /// At block entry, after the registers are loaded: a block with FP instructions and mstatus.FS Off exits
+        /// before its first instruction, which the interpreter then runs (an FP one traps as illegal).
+        /// </summary>
+        private void EmitFloatEntryCheck()
+        {
+            if (_fbase is null)
+            {
+                return;
+            }
+
+            var off = il.DefineLabel();
+            LeaveToInterpreter(off, 0, block[0]);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, MstatusField);
+            il.Emit(OpCodes.Ldc_I8, FsBits);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Brfalse, off);
+        }
+
+        /// <summary>Stores every FP register the block wrote back to the hart, and marks FS Dirty if it wrote any.</summary>
         private void EmitFloatWriteBack()
         {
+            if (_fpDirty is not null && _fwritten.Contains(true))
+            {
+                var clean = il.DefineLabel();
+                il.Emit(OpCodes.Ldloc, _fpDirty);
+                il.Emit(OpCodes.Brfalse, clean);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldfld, MstatusField);
+                il.Emit(OpCodes.Ldc_I8, FsDirtyAndSd);
+                il.Emit(OpCodes.Or);
+                il.Emit(OpCodes.Stfld, MstatusField);
+                il.MarkLabel(clean);
+            }
+
             for (int r = 0; r < 32; r++)
             {
                 if (_fwritten[r])
@@ -110,13 +147,6 @@ internal static unsafe partial class BlockEmitter
             var slow = il.DefineLabel();
             LeaveToInterpreter(slow, i, d);
             FloatForm form = FloatDecoding.Classify(d.Inst);
-
-            // mstatus.FS Off: the interpreter raises the illegal-instruction trap.
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldfld, MstatusField);
-            il.Emit(OpCodes.Ldc_I8, FsBits);
-            il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Brfalse, slow);
 
             if (FloatDecoding.HasRoundingMode(form) && d.Funct3 == FloatRounding.Dynamic)
             {
@@ -305,17 +335,13 @@ internal static unsafe partial class BlockEmitter
             il.Emit(OpCodes.Ldflda, FflagsField);
         }
 
-        /// <summary>Stores the value on the stack into FP register <paramref name="r"/> and sets mstatus.FS to Dirty.</summary>
+        /// <summary>Stores the value on the stack into FP register <paramref name="r"/>; FS becomes Dirty at the exit.</summary>
         private void StoreFloat(int r)
         {
             il.Emit(OpCodes.Stloc, _freg[r]!);
             _fwritten[r] = true;
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldfld, MstatusField);
-            il.Emit(OpCodes.Ldc_I8, FsDirtyAndSd);
-            il.Emit(OpCodes.Or);
-            il.Emit(OpCodes.Stfld, MstatusField);
+            il.Emit(OpCodes.Ldc_I4_1);
+            il.Emit(OpCodes.Stloc, _fpDirty!);
         }
     }
 }

@@ -137,6 +137,7 @@ internal static unsafe partial class BlockEmitter
                 }
             }
 
+            EmitFloatEntryCheck();
             _starts = new Label[block.Length];
             for (int i = 0; i < block.Length; i++)
             {
