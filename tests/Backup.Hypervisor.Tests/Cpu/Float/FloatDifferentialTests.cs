@@ -85,6 +85,16 @@ public sealed class FloatDifferentialTests
             }
         }
 
+        var flagCounts = new int[5];
+        foreach (var (_, refFlags) in expected)
+        {
+            for (int bit = 0; bit < 5; bit++)
+            {
+                flagCounts[bit] += (int)(refFlags >> bit) & 1;
+            }
+        }
+
+        _output.WriteLine($"reference flags raised: NX {flagCounts[0]}, UF {flagCounts[1]}, OF {flagCounts[2]}, DZ {flagCounts[3]}, NV {flagCounts[4]}");
         _output.WriteLine($"{records.Count} records ({operations.Count} operations x {TuplesPerOperation} operand tuples, 5 static + 1 dynamic rounding mode each where the instruction has rm)");
         Assert.True(mismatches.Count == 0, $"{mismatches.Values.Sum()} of {records.Count} results differ from QEMU ({string.Join(", ", mismatches.Select(m => $"{m.Key}: {m.Value}"))}):\n{report}");
     }

@@ -58,8 +58,19 @@ internal sealed class FloatOperandGenerator
     private (ulong A, ulong B, ulong C) NextTuple(FloatFormatInfo f, int arity)
     {
         ulong a = NextFloat(f), b = NextFloat(f), c = NextFloat(f);
-        switch (_random.Next(10))
+        switch (_random.Next(12))
         {
+            case 4 or 5:
+                // a*b (and a/b for the divisor's reciprocal) just around the smallest normal magnitude, where
+                // tininess after rounding differs from tininess before it.
+                ulong boundary = f.MinNormal + (ulong)_random.Next(-3, 3);
+                b = (f.Quotient(boundary, a) & ~f.SignBit) + (ulong)_random.Next(-2, 3) | (b & f.SignBit);
+                if (_random.Next(4) == 0)
+                {
+                    b = f.Quotient(a, b);
+                }
+
+                break;
             case 0:
                 // b half an ulp of a (or near it): a + b is a tie or just off one.
                 b = f.WithExponent(NextFloat(f, shortSignificand: _random.Next(2) == 0), f.ExponentOf(a) - f.FractionBits - 1 + _random.Next(-1, 2));
@@ -200,6 +211,8 @@ internal sealed class FloatOperandGenerator
 
         public ulong[] Specials { get; }
 
+        public ulong MinNormal => 1UL << FractionBits;
+
         public int ExponentOf(ulong bits) => (int)((bits >> FractionBits) & ExponentField);
 
         /// <summary>bits with its exponent field replaced (clamped to the finite range 0 .. max-1).</summary>
@@ -207,6 +220,17 @@ internal sealed class FloatOperandGenerator
         {
             ulong clamped = (ulong)Math.Clamp(field, 0, (int)ExponentField - 1);
             return (bits & ~(ExponentField << FractionBits)) | (clamped << FractionBits);
+        }
+
+        /// <summary>a/b rounded by the host (approximate).</summary>
+        public ulong Quotient(ulong a, ulong b)
+        {
+            if (TotalBits == 64)
+            {
+                return BitConverter.DoubleToUInt64Bits(BitConverter.UInt64BitsToDouble(a) / BitConverter.UInt64BitsToDouble(b));
+            }
+
+            return BitConverter.SingleToUInt32Bits((float)((double)BitConverter.UInt32BitsToSingle((uint)a) / BitConverter.UInt32BitsToSingle((uint)b)));
         }
 
         /// <summary>-(a*b) rounded by the host (an approximate value is all the generator needs).</summary>
