@@ -12,6 +12,7 @@ internal sealed class FloatReference
 {
     public const string Compiler = "riscv64-linux-gnu-gcc";
     public const string Emulator = "qemu-riscv64";
+    public const string CrossLibc = "/usr/riscv64-linux-gnu/lib/libc.a";
 
     private static readonly Lazy<FloatReference> Built = new(Build);
 

@@ -12,7 +12,11 @@ public sealed class FloatReferenceFactAttribute : FactAttribute
     {
         if (ExternalTool.Find(FloatReference.Compiler) is null)
         {
-            Skip = $"{FloatReference.Compiler} (packages gcc-riscv64-linux-gnu, libc6-dev-riscv64-cross) is not installed; cannot build the reference program";
+            Skip = $"{FloatReference.Compiler} (package gcc-riscv64-linux-gnu) is not installed; cannot build the reference program";
+        }
+        else if (!File.Exists(FloatReference.CrossLibc))
+        {
+            Skip = $"{FloatReference.CrossLibc} (package libc6-dev-riscv64-cross) is missing; cannot link the static reference program";
         }
         else if (ExternalTool.Find(FloatReference.Emulator) is null)
         {
