@@ -9,6 +9,7 @@ using Backup.Benchmarks;
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- fpload [--rounds N] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- fp [--runs N]
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
@@ -27,7 +28,9 @@ switch (scenario)
         return RepoBenchmark.Run(options, options.SizeGib, options.Versions, options.Work);
     case "gc":
         return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
+    case "fp":
+        return FloatBenchmark.Run(options);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, checkpoint, repo, gc, rto)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto)");
         return 2;
 }
