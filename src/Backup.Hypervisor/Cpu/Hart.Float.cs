@@ -70,7 +70,7 @@ public sealed unsafe partial class Hart
 
         uint rd = (inst >> 7) & 31;
         ulong a = _f[(inst >> 15) & 31], b = _f[(inst >> 20) & 31];
-        uint flags = 0;
+        uint flags = _fflags; // flags already raised let the fast paths skip their exactness checks
         switch (form)
         {
             case FloatForm.Load: return LoadFloat(inst);

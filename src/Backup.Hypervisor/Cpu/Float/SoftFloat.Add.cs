@@ -14,7 +14,7 @@ internal static partial class SoftFloat
         {
             double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
             double s = x + y;
-            if (TwoSumError(x, y, s) != 0)
+            if ((flags & FloatFlags.Inexact) == 0 && TwoSumError(x, y, s) != 0)
             {
                 flags |= FloatFlags.Inexact;
             }

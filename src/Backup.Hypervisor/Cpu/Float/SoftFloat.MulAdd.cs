@@ -22,6 +22,11 @@ internal static partial class SoftFloat
             ulong bits = BitConverter.DoubleToUInt64Bits(r);
             if ((uint)(((bits >> 52) & 0x7FF) - 2) < 0x7FB)
             {
+                if ((flags & FloatFlags.Inexact) != 0)
+                {
+                    return bits; // NX is already set: the exactness check could not change fflags
+                }
+
                 double p = x * y;
                 double e = Math.FusedMultiplyAdd(x, y, -p);
                 double d = r - z;

@@ -16,7 +16,7 @@ internal static partial class SoftFloat
         {
             double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
             double p = x * y;
-            if (Math.FusedMultiplyAdd(x, y, -p) != 0)
+            if ((flags & FloatFlags.Inexact) == 0 && Math.FusedMultiplyAdd(x, y, -p) != 0)
             {
                 flags |= FloatFlags.Inexact;
             }
@@ -40,7 +40,7 @@ internal static partial class SoftFloat
         {
             double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
             double q = x / y;
-            if (Math.FusedMultiplyAdd(-q, y, x) != 0)
+            if ((flags & FloatFlags.Inexact) == 0 && Math.FusedMultiplyAdd(-q, y, x) != 0)
             {
                 flags |= FloatFlags.Inexact;
             }
@@ -62,7 +62,7 @@ internal static partial class SoftFloat
         {
             double x = BitConverter.UInt64BitsToDouble(a);
             double s = Math.Sqrt(x);
-            if (Math.FusedMultiplyAdd(-s, s, x) != 0)
+            if ((flags & FloatFlags.Inexact) == 0 && Math.FusedMultiplyAdd(-s, s, x) != 0)
             {
                 flags |= FloatFlags.Inexact;
             }
@@ -114,7 +114,7 @@ internal static partial class SoftFloat
             uint bits = BitConverter.SingleToUInt32Bits(q);
             if ((uint)(((bits >> 23) & 0xFF) - 2) < 0xFD || (a & 0x7FFF_FFFF) == 0)
             {
-                if (Math.FusedMultiplyAdd(-(double)q, y, x) != 0)
+                if ((flags & FloatFlags.Inexact) == 0 && Math.FusedMultiplyAdd(-(double)q, y, x) != 0)
                 {
                     flags |= FloatFlags.Inexact;
                 }

@@ -86,6 +86,14 @@ public sealed class SoftFloatFastPathTests
         {
             Assert.Fail($"{what} a={a:X16} b={b:X16}: fast {fast:X16} flags {fastFlags:X2}, exact {exact:X16} flags {exactFlags:X2}");
         }
+
+        // With NX already raised (as in a running program) the fast paths skip their exactness check: same result.
+        uint accrued = FloatFlags.Inexact;
+        ulong again = fastPath(ref accrued);
+        if (again != exact || accrued != (exactFlags | FloatFlags.Inexact))
+        {
+            Assert.Fail($"{what} a={a:X16} b={b:X16} with NX already set: {again:X16} flags {accrued:X2}, exact {exact:X16} flags {exactFlags | FloatFlags.Inexact:X2}");
+        }
     }
 
     /// <summary>Normal doubles that make exact results and near-ties likely, plus the edges of the fast-path guards.</summary>
