@@ -45,6 +45,16 @@ public static class FloatBenchmark
         Row<HostMul32, Mul32, ExactMul32>("Mul32", singles, options.Runs);
         Row<HostMulAdd32, MulAdd32, ExactMulAdd32>("MulAdd32", singles, options.Runs);
         Row<HostDiv32, Div32, ExactDiv32>("Div32", singles, options.Runs);
+
+        // Conversions have one path each (integer work, or the host where exact); C casts use FCVT with RTZ.
+        Console.WriteLine();
+        Console.WriteLine("| conversion | host instruction (no flags) | SoftFloat |");
+        Console.WriteLine("| --- | --- | --- |");
+        ConversionRow<HostF64ToI32, F64ToI32>("F64ToI32 (RTZ)", doubles, options.Runs);
+        ConversionRow<HostF64ToI64, F64ToI64>("F64ToI64 (RTZ)", doubles, options.Runs);
+        ConversionRow<HostI64ToF64, I64ToF64>("I64ToF64 (RNE, 44-bit values: exact)", doubles, options.Runs);
+        ConversionRow<HostWideI64ToF64, WideI64ToF64>("I64ToF64 (RNE, 62-63-bit values: rounded)", doubles, options.Runs);
+        ConversionRow<HostF64ToF32, F64ToF32>("F64ToF32 (RNE)", doubles, options.Runs);
         return 0;
     }
 
@@ -55,6 +65,14 @@ public static class FloatBenchmark
     {
         double host = Median<THost>(operands, runs), fast = Median<TFast>(operands, runs), exact = Median<TExact>(operands, runs);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {host:F2} | {fast:F2} | {exact:F2} | {exact / fast:F1}x |"));
+    }
+
+    private static void ConversionRow<THost, TSoft>(string name, ulong[] operands, int runs)
+        where THost : struct, IOperation
+        where TSoft : struct, IOperation
+    {
+        double host = Median<THost>(operands, runs), soft = Median<TSoft>(operands, runs);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {host:F2} | {soft:F2} |"));
     }
 
     private static double Median<T>(ulong[] operands, int runs)
@@ -129,4 +147,14 @@ public static class FloatBenchmark
     private struct HostDiv32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => B(S(a) / S(b)); }
     private struct Div32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.Div32((uint)a, (uint)b, Rne, ref f); }
     private struct ExactDiv32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => ExactArithmetic.Divide(a, b, FloatFormat.Single, Rne, ref f); }
+    private struct HostF64ToI32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => (ulong)(long)(int)D(a); }
+    private struct F64ToI32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.F64ToI32(a, FloatRounding.TowardZero, ref f); }
+    private struct HostF64ToI64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => (ulong)(long)D(a); }
+    private struct F64ToI64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.F64ToI64(a, FloatRounding.TowardZero, ref f); }
+    private struct HostI64ToF64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => B((double)(long)(a >> 20)); }
+    private struct I64ToF64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.I64ToF64(a >> 20, Rne, ref f); }
+    private struct HostWideI64ToF64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => B((double)(long)a); }
+    private struct WideI64ToF64 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.I64ToF64(a, Rne, ref f); }
+    private struct HostF64ToF32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => B((float)D(a)); }
+    private struct F64ToF32 : IOperation { public static ulong Run(ulong a, ulong b, ulong c, ref uint f) => SoftFloat.F64ToF32(a, Rne, ref f); }
 }

@@ -22,7 +22,8 @@ internal static partial class SoftFloat
 
     public static ulong F32ToU32(uint a, int rm, ref uint flags) => ToInteger(a, FloatFormat.Single, IntegerRange.UInt32, rm, ref flags);
 
-    private enum IntegerRange
+    /// <summary>The integer ranges of FCVT.{W,WU,L,LU}.</summary>
+    internal enum IntegerRange
     {
         Int64,
         UInt64,
@@ -30,7 +31,45 @@ internal static partial class SoftFloat
         UInt32,
     }
 
-    private static ulong ToInteger(ulong a, FloatFormat f, IntegerRange range, int rm, ref uint flags)
+    internal static ulong ToInteger(ulong a, FloatFormat f, IntegerRange range, int rm, ref uint flags)
+    {
+        // Fast path, every mode: the host rounds to an integral double in the requested direction (roundsd for
+        // RNE/RTZ/RDN/RUP; Math.Round's away-from-zero variant for RMM), exactly, since an integral value of a
+        // double or widened single is a double. If that lies in the target range, converting it to the integer is
+        // exact, and the result is inexact iff rounding changed the value. NaN fails both comparisons and goes to
+        // the exact path with infinities and everything out of range (NV, saturation).
+        double x = f == FloatFormat.Double ? BitConverter.UInt64BitsToDouble(a) : BitConverter.UInt32BitsToSingle((uint)a);
+        double rounded = rm switch
+        {
+            FloatRounding.NearestEven => Math.Round(x),
+            FloatRounding.TowardZero => Math.Truncate(x),
+            FloatRounding.Down => Math.Floor(x),
+            FloatRounding.Up => Math.Ceiling(x),
+            _ => Math.Round(x, MidpointRounding.AwayFromZero),
+        };
+        var (lower, upperExclusive) = range switch
+        {
+            IntegerRange.Int64 => (-9223372036854775808.0, 9223372036854775808.0),
+            IntegerRange.UInt64 => (0.0, 18446744073709551616.0),
+            IntegerRange.Int32 => (-2147483648.0, 2147483648.0),
+            _ => (0.0, 4294967296.0),
+        };
+        if (rounded >= lower && rounded < upperExclusive)
+        {
+            if (rounded != x)
+            {
+                flags |= FloatFlags.Inexact;
+            }
+
+            ulong integer = lower < 0 ? (ulong)(long)rounded : (ulong)rounded;
+            return range is IntegerRange.Int64 or IntegerRange.UInt64 ? integer : (ulong)(long)(int)(uint)integer;
+        }
+
+        return ToIntegerExact(a, f, range, rm, ref flags);
+    }
+
+    /// <summary>The integer path of the float-to-integer conversions (every input; the reference for the host path).</summary>
+    internal static ulong ToIntegerExact(ulong a, FloatFormat f, IntegerRange range, int rm, ref uint flags)
     {
         bool signed = range is IntegerRange.Int64 or IntegerRange.Int32;
         int width = range is IntegerRange.Int64 or IntegerRange.UInt64 ? 64 : 32;

@@ -12,9 +12,11 @@ namespace Backup.Hypervisor.Cpu.Float;
 /// <see cref="FloatRounder"/>) works on integer significands and handles every input and mode. The fast paths, taken
 /// only for round-to-nearest-even with operands and results well inside the normal range, let the host's IEEE
 /// arithmetic produce the result (x64 SSE/AVX and FMA3 round correctly to nearest even) and decide the inexact flag
-/// with an error-free transformation; each one states next to its code why it is exact. RISC-V's FMSUB, FNMSUB and
-/// FNMADD are <see cref="MulAdd64"/>/<see cref="MulAdd32"/> with the sign of the product's first factor and/or of
-/// the addend flipped (the differential test checks that recipe against QEMU).
+/// with an error-free transformation; each one states next to its code why it is exact.
+/// The other fused forms are <see cref="MulAdd64"/>/<see cref="MulAdd32"/> with sign bits flipped (S = the sign
+/// bit): FMSUB = MulAdd(a, b, c ^ S), FNMSUB = MulAdd(a ^ S, b, c), FNMADD = MulAdd(a ^ S, b, c ^ S); this gives
+/// the spec's results including the sign of exact zeros and NaN handling (the differential test checks all three
+/// against QEMU). FSGNJ*, FMV and NaN-boxing are bit moves for the hart.
 /// </remarks>
 internal static partial class SoftFloat
 {

@@ -54,6 +54,32 @@ public sealed class SoftFloatFastPathTests
     }
 
     [Fact]
+    public void Float_to_integer_host_path_agrees_with_the_integer_path_in_every_mode()
+    {
+        var random = new Random(1209);
+        var ranges = Enum.GetValues<SoftFloat.IntegerRange>();
+        for (int i = 0; i < Cases; i++)
+        {
+            double value = Math.ScaleB(1 + random.NextDouble(), random.Next(-3, 66)) * (random.Next(2) == 0 ? 1 : -1);
+            if (random.Next(3) == 0)
+            {
+                value = Math.Round(value * 4) / 4;
+            }
+
+            ulong d = BitConverter.DoubleToUInt64Bits(value);
+            ulong s = BitConverter.SingleToUInt32Bits((float)value);
+            foreach (var range in ranges)
+            {
+                for (int rm = 0; rm < 5; rm++)
+                {
+                    Same(d, (ulong)rm, (ref uint f) => SoftFloat.ToInteger(d, FloatFormat.Double, range, rm, ref f), (ref uint f) => SoftFloat.ToIntegerExact(d, FloatFormat.Double, range, rm, ref f), $"{range} rm {rm}");
+                    Same(s, (ulong)rm, (ref uint f) => SoftFloat.ToInteger(s, FloatFormat.Single, range, rm, ref f), (ref uint f) => SoftFloat.ToIntegerExact(s, FloatFormat.Single, range, rm, ref f), $"{range} rm {rm} (single)");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Fast_paths_set_inexact_exactly_when_the_result_is_rounded()
     {
         uint flags = 0;
