@@ -10,6 +10,8 @@ internal sealed record ForegroundRun
 {
     public string? Kernel { get; init; }
 
+    public string? Initrd { get; init; }
+
     public string? Elf { get; init; }
 
     /// <summary>Boot through guest firmware (<c>--firmware opensbi+uboot</c>), or null.</summary>

@@ -28,6 +28,7 @@ internal static class ManagedVmCommands
         var firmware = new Option<string?>("--firmware") { Description = "boot through guest firmware: 'opensbi+uboot' (U-Boot boots the first disk's extlinux/extlinux.conf; docs/firmware-boot.md)" };
         var firmwareFile = new Option<FileInfo?>("--firmware-file") { Description = "the M-mode firmware instead of Debian's OpenSBI fw_dynamic" };
         var firmwarePayload = new Option<FileInfo?>("--firmware-payload") { Description = "the S-mode payload instead of Debian's U-Boot" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "initial ramdisk the kernel boots with (kept with the kernel in every restore point)" };
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only and ',cbt=SIZE' for its own change-tracking granularity (repeatable, in order: the first is the guest's vda)" };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G", DefaultValueFactory = _ => "256M" };
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
@@ -35,7 +36,7 @@ internal static class ManagedVmCommands
         var agent = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (application-consistent backups, health checks)" };
         var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
         var granularity = new Option<string?>("--cbt-granularity") { Description = "changed-block tracking granularity of the VM's disks, a power of two from 4K to 64M (default 64K)" };
-        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, autostart, granularity };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, initrd, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, autostart, granularity };
         command.SetAction(parse => ApplianceCommand.Run(() =>
         {
             if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
@@ -55,6 +56,7 @@ internal static class ManagedVmCommands
                 Firmware = parse.GetValue(firmware),
                 FirmwareFile = parse.GetValue(firmwareFile)?.FullName,
                 FirmwarePayload = parse.GetValue(firmwarePayload)?.FullName,
+                Initrd = parse.GetValue(initrd)?.FullName,
                 Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(),
                 MemoryBytes = bytes,
                 Cpus = parse.GetValue(cpus),
@@ -67,6 +69,7 @@ internal static class ManagedVmCommands
             data.EnsureCreated();
             var created = new VmStore(data).Create(definition);
             Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}, change tracking {DescribeGranularity(created)}) in {data.VmDirectory(created.Name)}");
+            Console.WriteLine(created.Initrd is null ? $"kernel {created.Kernel}" : $"kernel {created.Kernel}, initrd {created.Initrd}");
             return Task.FromResult(0);
         }));
         return command;

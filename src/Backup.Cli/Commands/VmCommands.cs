@@ -29,6 +29,7 @@ public static class VmCommands
     {
         var kernel = new Option<FileInfo?>("--kernel") { Description = "RISC-V Linux kernel Image to boot (S-mode, host SBI, generated device tree)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "bare-metal RISC-V ELF to run in M-mode; exits with its HTIF status" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "initial ramdisk for the kernel (cpio, optionally compressed); loaded below the device tree at the top of RAM" };
         var (firmware, firmwareFile, firmwarePayload) = FirmwareOptions();
         var disks = new Option<string[]>("--disk") { Description = "raw disk image; append ',ro' for read-only (repeatable)", AllowMultipleArgumentsPerToken = false };
         var memory = new Option<string>("--memory") { Description = "RAM size, e.g. 256M or 2G (a bare number is MiB)", DefaultValueFactory = _ => "256M" };
@@ -45,7 +46,7 @@ public static class VmCommands
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
-            kernel, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats,
+            kernel, initrd, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats,
             checkpointDir, checkpointEvery, agentChannel,
         };
         run.SetAction(parse =>
@@ -64,6 +65,7 @@ public static class VmCommands
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
+                Initrd = parse.GetValue(initrd)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
                 Firmware = boot,
                 DiskSpecs = parse.GetValue(disks) ?? [],
@@ -87,6 +89,7 @@ public static class VmCommands
     {
         var from = new Option<DirectoryInfo>("--from") { Description = "folder of checkpoints (written by vm run --checkpoint-dir); the newest chain is resumed", Required = true };
         var kernel = new Option<FileInfo?>("--kernel") { Description = "the kernel the VM was started with (selects Linux mode)" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "the initrd the VM was started with (booted again if the guest reboots)" };
         var elf = new Option<FileInfo?>("--elf") { Description = "the bare-metal ELF the VM was started with" };
         var (firmware, firmwareFile, firmwarePayload) = FirmwareOptions();
         var disks = new Option<string[]>("--disk") { Description = "disk images holding the contents at the checkpoint (repeatable)" };
@@ -97,7 +100,7 @@ public static class VmCommands
         var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, clock, execution, agentChannel,
+            from, kernel, initrd, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, clock, execution, agentChannel,
         };
         resume.SetAction(parse =>
         {
@@ -115,6 +118,7 @@ public static class VmCommands
             return RunVm(new ForegroundRun
             {
                 Kernel = parse.GetValue(kernel)?.FullName,
+                Initrd = parse.GetValue(initrd)?.FullName,
                 Elf = parse.GetValue(elf)?.FullName,
                 Firmware = boot,
                 DiskSpecs = parse.GetValue(disks) ?? [],
@@ -180,6 +184,7 @@ public static class VmCommands
             var config = new VmConfiguration
             {
                 KernelPath = run.Kernel,
+                InitrdPath = run.Initrd,
                 ElfPath = run.Elf,
                 Firmware = run.Firmware,
                 Disks = opened,

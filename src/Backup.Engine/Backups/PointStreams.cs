@@ -8,6 +8,9 @@ public static class PointStreams
     /// <summary>The kernel Image the VM boots.</summary>
     public const string Kernel = "kernel";
 
+    /// <summary>The initial ramdisk the kernel boots with (only for VMs that have one).</summary>
+    public const string Initrd = "initrd";
+
     /// <summary>The M-mode firmware a firmware-booted VM starts (OpenSBI fw_dynamic; docs/firmware-boot.md).</summary>
     public const string Firmware = "firmware";
 

@@ -11,7 +11,7 @@ namespace Backup.Engine.Recovery;
 /// <summary>
 /// Instant recovery: boots a VM straight from a restore point. Its disks are read lazily from the repository
 /// (<see cref="RepositoryDisk"/>, through the chunk cache) under local overlays that take its writes, so nothing is
-/// copied up front; the kernel comes from the point too. Cold: the kernel boots over the disks as they were at the cut.
+/// copied up front; the kernel (and initrd, when the VM has one) come from the point too. Cold: the kernel boots over the disks as they were at the cut.
 /// Resume: the machine continues from the point's CPU, device and memory state.
 /// </summary>
 public static class InstantRecovery

@@ -10,7 +10,7 @@ using Backup.Hypervisor.Machine;
 namespace Backup.Engine.Vms;
 
 /// <summary>
-/// What a managed VM is: its name, the kernel it boots, its disks, memory, CPUs, kernel command line, whether it
+/// What a managed VM is: its name, the kernel (and initrd) it boots, its disks, memory, CPUs, kernel command line, whether it
 /// has a guest-agent channel, whether the service starts it and its disks' changed-block tracking granularity. Stored as JSON in the appliance's data folder and
 /// inside every restore point (as the point's configuration), so a VM can be rebuilt from the repository alone.
 /// </summary>
@@ -47,6 +47,9 @@ public sealed partial record VmDefinition
 
     /// <summary>The S-mode payload of a <see cref="Firmware"/> VM (null: Debian's U-Boot for QEMU virt).</summary>
     public string? FirmwarePayload { get; init; }
+
+    /// <summary>Path of the initial ramdisk the kernel boots with, or null for none (older definitions have none).</summary>
+    public string? Initrd { get; init; }
 
     public IReadOnlyList<VmDiskDefinition> Disks { get; init; } = [];
 
@@ -97,11 +100,21 @@ public sealed partial record VmDefinition
                 throw new ArgumentException($"VM '{Name}' has both a kernel and firmware; it boots one way (the firmware boots the kernel its disk names)");
             }
 
+            if (Initrd is not null)
+            {
+                throw new ArgumentException($"VM '{Name}' boots through firmware and has an initrd; its extlinux.conf names the initrd");
+            }
+
             BootFirmware!.ValidateMemory(MemoryBytes);
         }
         else if (FirmwareFile is not null || FirmwarePayload is not null)
         {
             throw new ArgumentException($"VM '{Name}' names firmware files but does not boot through firmware");
+        }
+
+        if (Initrd is { Length: 0 })
+        {
+            throw new ArgumentException($"VM '{Name}' has an empty initrd path");
         }
 
         if (Disks.Count > 8)
@@ -164,23 +177,26 @@ public sealed partial record VmDefinition
     public FirmwareBoot? BootFirmware => Firmware is null ? null : FirmwareBoot.OpenSbiUBoot(FirmwareFile, FirmwarePayload);
 
     /// <summary>
-    /// The files a restore point carries to boot this VM again: (stream name, path) — the kernel, or the firmware
-    /// and its payload.
+    /// The files a restore point carries to boot this VM again: (stream name, path) — the kernel and its initrd, or
+    /// the firmware and its payload.
     /// </summary>
     [JsonIgnore]
     public IReadOnlyList<(string Stream, string Path)> BootFiles => BootFirmware is { } firmware
         ? [(Backups.PointStreams.Firmware, firmware.FirmwarePath), (Backups.PointStreams.FirmwarePayload, firmware.PayloadPath)]
-        : [(Backups.PointStreams.Kernel, Kernel)];
+        : Initrd is { } initrd
+            ? [(Backups.PointStreams.Kernel, Kernel), (Backups.PointStreams.Initrd, initrd)]
+            : [(Backups.PointStreams.Kernel, Kernel)];
 
     /// <summary>This definition booting from <paramref name="files"/> (stream name to path) instead of its own boot files.</summary>
     public VmDefinition WithBootFiles(IReadOnlyDictionary<string, string> files) => Firmware is null
-        ? this with { Kernel = files[Backups.PointStreams.Kernel] }
+        ? this with { Kernel = files[Backups.PointStreams.Kernel], Initrd = files.GetValueOrDefault(Backups.PointStreams.Initrd) }
         : this with { FirmwareFile = files[Backups.PointStreams.Firmware], FirmwarePayload = files[Backups.PointStreams.FirmwarePayload] };
 
     /// <summary>The hypervisor configuration for this VM over already opened disks (in definition order).</summary>
     public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null) => new()
     {
         KernelPath = Firmware is null ? kernelPath ?? Kernel : null,
+        InitrdPath = Firmware is null ? Initrd : null,
         Firmware = BootFirmware,
         MemorySize = MemoryBytes,
         CpuCount = Cpus,

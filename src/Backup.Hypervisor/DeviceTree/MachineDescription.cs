@@ -18,7 +18,7 @@ public sealed record MachineDescription
     public const uint DefaultTimebaseFrequency = 10_000_000;
 
     /// <summary>Default riscv,isa string.</summary>
-    public const string DefaultIsa = "rv64imac_zicsr_zifencei";
+    public const string DefaultIsa = "rv64imafdc_zicsr_zifencei";
 
     /// <summary>Page size RAM must be aligned to.</summary>
     public const ulong PageSize = 4096;
@@ -67,6 +67,9 @@ public sealed record MachineDescription
     /// 0x10000100, irq 12, when enabled.
     /// </summary>
     public UartDescription? AgentUart { get; init; }
+
+    /// <summary>The Goldfish real-time clock, or null for none. The machine maps it at 0x101000, irq 11 (as QEMU virt).</summary>
+    public RtcDescription? Rtc { get; init; }
 
     /// <summary>The PLIC (always present: it is the interrupt parent of all devices).</summary>
     public PlicDescription Plic { get; init; } = new();
@@ -288,6 +291,17 @@ public sealed record MachineDescription
         if (Clint is not null)
         {
             windows.Add(("CLINT", Clint.Window));
+        }
+
+        if (Rtc is not null)
+        {
+            if (string.IsNullOrEmpty(Rtc.Compatible))
+            {
+                throw new ArgumentException("Rtc needs a Compatible string", param);
+            }
+
+            windows.Add(("RTC", Rtc.Window));
+            AddIrq("RTC", Rtc.Irq);
         }
 
         if (TestDevice is not null)

@@ -3,7 +3,7 @@ namespace Backup.Hypervisor.DeviceTree;
 /// <summary>
 /// Builds the device tree blob a RISC-V Linux guest boots with from a <see cref="MachineDescription"/>:
 /// root, /chosen, /memory, /cpus (with per-hart riscv,cpu-intc controllers), optional /poweroff and /reboot, and
-/// /soc holding the test/syscon device, CLINT, PLIC, UART and virtio-mmio transports.
+/// /soc holding the test/syscon device, CLINT, PLIC, UART, RTC and virtio-mmio transports.
 /// </summary>
 public static class MachineDeviceTree
 {
@@ -110,6 +110,16 @@ public static class MachineDeviceTree
         w.EndNode();
     }
 
+    /// <summary>
+    /// The riscv,isa-extensions list of an ISA string such as "rv64imafdc_zicsr_sstc": each single-letter extension
+    /// after "rv64", then each multi-letter one (binding: Documentation/devicetree/bindings/riscv/extensions.yaml).
+    /// </summary>
+    internal static string[] IsaExtensions(string isa)
+    {
+        string[] parts = isa.ToLowerInvariant().Split('_', StringSplitOptions.RemoveEmptyEntries);
+        return [.. parts[0][4..].Select(letter => letter.ToString()), .. parts.Skip(1)];
+    }
+
     private static void WriteCpus(FdtWriter w, MachineDescription d, uint[] intcPhandles, uint[] cpuPhandles)
     {
         w.BeginNode("cpus");
@@ -128,7 +138,10 @@ public static class MachineDeviceTree
             w.PropertyU32("reg", (uint)hart);
             w.PropertyString("status", "okay");
             w.PropertyString("compatible", "riscv");
-            w.PropertyString("riscv,isa", d.IsaForHart(hart));
+            string isa = d.IsaForHart(hart);
+            w.PropertyString("riscv,isa", isa);
+            w.PropertyString("riscv,isa-base", isa[..4].ToLowerInvariant() + "i");
+            w.PropertyStringList("riscv,isa-extensions", IsaExtensions(isa));
             w.PropertyString("mmu-type", d.MmuType);
 
             // #address-cells = 0 is not needed by Linux; it keeps dtc's interrupt_provider check quiet.
@@ -240,6 +253,16 @@ public static class MachineDeviceTree
                 w.PropertyU32("clock-frequency", uart.ClockFrequency);
                 w.EndNode();
             }
+        }
+
+        if (d.Rtc is { } rtc)
+        {
+            w.BeginNode(rtc.NodeName);
+            w.PropertyString("compatible", rtc.Compatible);
+            WriteReg(w, rtc.Base, rtc.Size);
+            w.PropertyU32("interrupt-parent", plicPhandle);
+            w.PropertyU32("interrupts", rtc.Irq);
+            w.EndNode();
         }
 
         foreach (var slot in d.VirtioSlots)

@@ -395,6 +395,11 @@ public sealed partial class VirtualMachine
         {
             if (!sections.Remove(part.StateName, out var section))
             {
+                if (_optionalStateParts.Contains(part.StateName))
+                {
+                    continue; // a device newer than the checkpoint: its guest never saw it (see AttachPlatformDevices)
+                }
+
                 throw new VmStateFormatException($"state file '{chain[^1]}' has no state for '{part.StateName}'");
             }
 

@@ -26,7 +26,7 @@ public sealed partial class VirtualMachine : IDisposable
     public const uint AgentUartIrq = 12;
 
     /// <summary>Where the kernel Image goes when its header does not say (RAM base + 2 MiB, as firmware does).</summary>
-    public const ulong DefaultKernelOffset = 0x20_0000;
+    public const ulong DefaultKernelOffset = LinuxBootLayout.DefaultKernelOffset;
 
     private readonly VmConfiguration _config;
     private readonly GuestRam _ram;
@@ -89,11 +89,11 @@ public sealed partial class VirtualMachine : IDisposable
             }
 
             _sbi?.AttachHarts(_harts);
-            Description = MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
+            Description = WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
             {
-                Isa = "rv64imac_zicsr_zifencei_sstc",
+                Isa = "rv64imafdc_zicsr_zifencei_sstc",
                 AgentUart = config.AgentChannel ? new UartDescription { Base = AgentUartBase, Irq = AgentUartIrq } : null,
-            };
+            });
 
             _clint = new Clint(_harts, _clock, Description.Clint!.Base);
             var plic = _plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
@@ -134,6 +134,9 @@ public sealed partial class VirtualMachine : IDisposable
                 _stateParts.Add(_sbi);
             }
 
+            AttachPlatformDevices(plic);
+            _polled = [.. _polled, _rtc!];
+
             if (loadImage)
             {
                 if (config.Firmware is { } firmware)
@@ -142,7 +145,7 @@ public sealed partial class VirtualMachine : IDisposable
                 }
                 else if (linux)
                 {
-                    LoadLinux(config.KernelPath!);
+                    Description = LoadLinux(Description, config.KernelPath!, config.InitrdPath);
                 }
                 else
                 {
@@ -397,7 +400,7 @@ public sealed partial class VirtualMachine : IDisposable
             return false;
         }
 
-        ulong deadline = _clint.NextDeadline;
+        ulong deadline = Math.Min(_clint.NextDeadline, _rtc!.NextDeadline);
         foreach (var hart in _harts)
         {
             deadline = Math.Min(deadline, hart.TimerCompare);
@@ -456,32 +459,6 @@ public sealed partial class VirtualMachine : IDisposable
             PowerRequestKind.Reboot => new VmExit(VmExitKind.Reboot, 0, "the guest asked for a reboot"),
             _ => new VmExit(VmExitKind.GuestFailure, request.ExitCode == 0 ? 1 : request.ExitCode, $"the guest reported failure (code {request.ExitCode})"),
         };
-
-    private void LoadLinux(string path)
-    {
-        byte[] image = File.ReadAllBytes(path);
-        LinuxImageHeader? header = LinuxImageHeader.TryParse(image, out var parsed) ? parsed : null;
-        ulong offset = header?.TextOffset ?? DefaultKernelOffset;
-        ulong entry = _ram.Base + offset;
-        ulong imageEnd = offset + Math.Max((ulong)image.Length, header?.ImageSize ?? 0);
-        byte[] dtb = MachineDeviceTree.Build(Description);
-        ulong span = Math.Min(_ram.Size, 3UL << 30);
-        ulong dtbAddress = (_ram.Base + span - (ulong)dtb.Length) & ~((2UL << 20) - 1);
-        if (imageEnd > dtbAddress - _ram.Base)
-        {
-            throw new ArgumentException($"kernel '{path}' ({image.Length} bytes) does not fit in {_ram.Size >> 20} MiB of RAM with its device tree");
-        }
-
-        _ram.Write(entry, image);
-        _ram.Write(dtbAddress, dtb);
-        foreach (var hart in _harts)
-        {
-            hart.ConfigureHostFirmware();
-            hart.State = HartState.Stopped;
-        }
-
-        _harts[0].Start(entry, PrivilegeMode.Supervisor, 0, dtbAddress);
-    }
 
     private HtifHost? LoadElf(string path)
     {

@@ -7,9 +7,10 @@ namespace Backup.Hypervisor.Machine;
 
 /// <summary>
 /// What a VM is made of. Exactly one of <see cref="KernelPath"/> (a RISC-V Linux Image, booted in S-mode with
-/// host-served SBI and a generated device tree), <see cref="ElfPath"/> (a bare-metal ELF started in M-mode
-/// with HTIF) or <see cref="Firmware"/> (OpenSBI + U-Boot in the guest, booting what a disk's extlinux.conf names)
-/// must be set. Disks are owned by the caller and stay open after the VM stops.
+/// host-served SBI and a generated device tree, optionally with an initial ramdisk, <see cref="InitrdPath"/>),
+/// <see cref="ElfPath"/> (a bare-metal ELF started in M-mode with HTIF) or <see cref="Firmware"/> (OpenSBI + U-Boot
+/// in the guest, booting what a disk's extlinux.conf names) must be set. Disks are owned by the caller and stay open
+/// after the VM stops.
 /// </summary>
 public sealed record VmConfiguration
 {
@@ -22,6 +23,12 @@ public sealed record VmConfiguration
 
     /// <summary>Boot through M-mode firmware and a bootloader payload, as QEMU's virt machine does (docs/firmware-boot.md).</summary>
     public FirmwareBoot? Firmware { get; init; }
+
+    /// <summary>
+    /// An initial ramdisk (a cpio archive, possibly compressed) for the kernel, loaded below the device tree at the
+    /// top of RAM and described by /chosen linux,initrd-start/-end (<see cref="Boot.LinuxBootLayout"/>); null for none.
+    /// </summary>
+    public string? InitrdPath { get; init; }
 
     public ulong MemorySize { get; init; } = 256UL << 20;
 
@@ -77,6 +84,19 @@ public sealed record VmConfiguration
         else if (imageNeeded && !File.Exists((KernelPath ?? ElfPath)!))
         {
             throw new ArgumentException($"'{KernelPath ?? ElfPath}' does not exist");
+        }
+
+        if (InitrdPath is not null)
+        {
+            if (KernelPath is null)
+            {
+                throw new ArgumentException($"initrd '{InitrdPath}' needs a kernel (--kernel): a bare-metal ELF takes no initrd");
+            }
+
+            if (imageNeeded && !File.Exists(InitrdPath))
+            {
+                throw new ArgumentException($"initrd '{InitrdPath}' does not exist");
+            }
         }
 
         if (MemorySize < MinimumMemory || MemorySize > MaximumMemory || MemorySize % 4096 != 0)

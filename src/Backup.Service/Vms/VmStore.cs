@@ -27,6 +27,7 @@ public sealed class VmStore
         var absolute = definition with
         {
             Kernel = definition.Firmware is null ? Path.GetFullPath(definition.Kernel) : string.Empty,
+            Initrd = definition.Initrd is null ? null : Path.GetFullPath(definition.Initrd),
             Disks = definition.Disks.Select(d => d with { Path = Path.GetFullPath(d.Path) }).ToArray(),
         };
         if (absolute.BootFirmware is { } firmware)
@@ -45,6 +46,11 @@ public sealed class VmStore
         else if (!File.Exists(absolute.Kernel))
         {
             throw new ArgumentException($"VM '{definition.Name}': kernel '{absolute.Kernel}' does not exist");
+        }
+
+        if (absolute.Initrd is not null && !File.Exists(absolute.Initrd))
+        {
+            throw new ArgumentException($"VM '{definition.Name}': initrd '{absolute.Initrd}' does not exist");
         }
 
         foreach (var disk in absolute.Disks)

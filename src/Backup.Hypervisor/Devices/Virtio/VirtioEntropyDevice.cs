@@ -1,0 +1,97 @@
+using System.Security.Cryptography;
+
+namespace Backup.Hypervisor.Devices.Virtio;
+
+/// <summary>
+/// The virtio entropy device (virtio-rng, device ID 4; virtio 1.x section 5.4): one request queue whose
+/// device-writable buffers the device fills with random bytes from the host's <see cref="RandomNumberGenerator"/>.
+/// No feature bits, no configuration space. A request gets at most <see cref="MaxBytesPerRequest"/> bytes (the
+/// specification lets the device fill fewer bytes than offered; Linux asks for 64 at a time). A request with a
+/// device-readable buffer, or with buffers outside guest RAM, is completed with nothing written and reported; the
+/// queue stays usable. Without it a guest kernel that needs entropy early (getrandom before its own pool is seeded)
+/// waits for timer jitter. It keeps no state of its own: its transport's section holds the queue.
+/// </summary>
+public sealed class VirtioEntropyDevice : IVirtioDeviceBackend
+{
+    /// <summary>Virtio device ID of an entropy source.</summary>
+    public const uint EntropyDeviceId = 4;
+
+    /// <summary>Size of the request queue.</summary>
+    public const ushort QueueSize = 64;
+
+    /// <summary>Most bytes one request is given.</summary>
+    public const int MaxBytesPerRequest = 64 << 10;
+
+    /// <summary>Random bytes handed to the guest since the device was created.</summary>
+    public long BytesProvided { get; private set; }
+
+    /// <inheritdoc />
+    public uint DeviceId => EntropyDeviceId;
+
+    /// <inheritdoc />
+    public ulong DeviceFeatures => 0;
+
+    /// <inheritdoc />
+    public int QueueCount => 1;
+
+    /// <inheritdoc />
+    public int ConfigSize => 0;
+
+    /// <inheritdoc />
+    public ushort GetQueueMaxSize(int queueIndex) => QueueSize;
+
+    /// <inheritdoc />
+    public void ReadConfig(int offset, Span<byte> destination)
+    {
+        // No configuration space: the transport never calls this (ConfigSize is 0).
+    }
+
+    /// <inheritdoc />
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data)
+    {
+        // No configuration space.
+    }
+
+    /// <inheritdoc />
+    public void Activate(ulong negotiatedFeatures)
+    {
+    }
+
+    /// <inheritdoc />
+    public void Reset()
+    {
+    }
+
+    /// <inheritdoc />
+    public void ProcessQueue(Virtqueue queue)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        while (queue.TryPop(out var chain))
+        {
+            string? problem = chain.Defect
+                ?? (chain.ReadableLength != 0 ? $"has {chain.ReadableLength} device-readable bytes; an entropy request is device-writable only" : null);
+            if (problem is not null)
+            {
+                queue.ReportError($"request at head {chain.HeadIndex} {problem}; completed with nothing written");
+                queue.Complete(chain, 0);
+                continue;
+            }
+
+            long wanted = Math.Min(chain.WritableLength, MaxBytesPerRequest);
+            long written = 0;
+            while (written < wanted && chain.TryGetStreamSpan(writable: true, written, wanted - written, out var span))
+            {
+                RandomNumberGenerator.Fill(span);
+                written += span.Length;
+            }
+
+            if (written < wanted)
+            {
+                queue.ReportError($"request at head {chain.HeadIndex}: buffer at byte {written} lies outside guest RAM; completed with {written} bytes");
+            }
+
+            BytesProvided += written;
+            queue.Complete(chain, (uint)written);
+        }
+    }
+}
