@@ -13,11 +13,15 @@ namespace Backup.Hypervisor.Tests.Linux;
 /// Stock Debian trixie riscv64 — its own kernel, modules and busybox, unpacked from the registry's packages
 /// (appliance/guest/debian-stock/build) — booted from an initramfs on qemu-system-riscv64 (the reference) and on our
 /// core: /init loads the kernel's virtio and ext4 modules, mounts an ext4 data disk, reads the host's file, writes its
-/// own, does floating-point arithmetic in busybox awk and powers off. Both machines must do all of it.
+/// own, does floating-point arithmetic in busybox awk and powers off. Both machines must do all of it. The kernel's
+/// consoles are hvc0 (a virtio console, live once /init has loaded virtio_mmio) and ttyS0 (the last, so /dev/console):
+/// its messages from then on must come out of both.
 /// </summary>
 public sealed class DebianStockGuestTests(ITestOutputHelper output)
 {
     private const string HostFileContent = "hello from the host";
+    private const string CommandLine = "console=hvc0 console=ttyS0";
+    private const string MountLine = "EXT4-fs (vda): mounted filesystem";
 
     private static readonly string[] Markers =
     [
@@ -39,14 +43,18 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
         string ourDisk = NewDataDisk();
         try
         {
-            var (code, qemuConsole, qemuTime) = QemuRiscv.Boot(guest.KernelPath, guest.InitrdPath, qemuDisk, TimeSpan.FromMinutes(3));
+            var (code, qemuConsole, qemuHvc, qemuTime) = QemuRiscv.Boot(guest.KernelPath, guest.InitrdPath, qemuDisk, CommandLine, TimeSpan.FromMinutes(3));
             output.WriteLine($"qemu-system-riscv64: exit {code} after {qemuTime.TotalSeconds:F2} s");
             AssertRanToPowerOff("qemu-system-riscv64", qemuConsole, code == 0, $"exit code {code}");
             Assert.Equal(DebianStockGuest.GuestFileContent, Ext4Image.ReadFile(qemuDisk, "/from-guest.txt"));
+            Assert.True(qemuHvc.Contains(MountLine, StringComparison.Ordinal), $"qemu's hvc0 did not carry the kernel's messages:\n{qemuHvc}");
 
-            var (exit, ourConsole, ourTime, toInit) = BootOurs(guest, ourDisk);
+            var (exit, ourConsole, ourTime, toInit, hvcBytes) = BootOurs(guest, ourDisk);
             output.WriteLine($"ours: {exit} after {ourTime.TotalSeconds:F2} s (/init reached after {toInit?.TotalSeconds.ToString("F2") ?? "never"} s)");
             AssertRanToPowerOff("our core", ourConsole, exit.Kind == VmExitKind.PowerOff, exit.ToString());
+            // Both consoles print into the one capture: the mount message twice, once through the virtio console.
+            Assert.Equal(2, ourConsole.Split(MountLine).Length - 1);
+            Assert.True(hvcBytes > MountLine.Length, $"the virtio console carried {hvcBytes} bytes");
             Assert.Equal(DebianStockGuest.GuestFileContent, Ext4Image.ReadFile(ourDisk, "/from-guest.txt"));
             Assert.Equal(HostFileContent + "\n", Ext4Image.ReadFile(ourDisk, "/from-host.txt"));
         }
@@ -65,7 +73,7 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
     }
 
     /// <summary>Boots on our core (translated, real time, 256 MiB); stops at once on a kernel panic.</summary>
-    private static (VmExit Exit, string Console, TimeSpan Elapsed, TimeSpan? ToInit) BootOurs(DebianStockGuest guest, string diskPath)
+    private static (VmExit Exit, string Console, TimeSpan Elapsed, TimeSpan? ToInit, long HvcBytes) BootOurs(DebianStockGuest guest, string diskPath)
     {
         using var disk = RawFileDisk.Open(diskPath, readOnly: false);
         var console = new ConsoleCapture();
@@ -79,7 +87,7 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
             InitrdPath = guest.InitrdPath,
             Disks = [disk],
             MemorySize = 256UL << 20,
-            CommandLine = "console=ttyS0",
+            CommandLine = CommandLine,
             Clock = ClockMode.RealTime,
             Execution = ExecutionMode.Translated,
         }, b =>
@@ -111,7 +119,7 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
             exit = vm.WaitForExit();
         }
 
-        return (exit!, console.Text, stopwatch.Elapsed, toInit);
+        return (exit!, console.Text, stopwatch.Elapsed, toInit, vm.VirtioConsole.BytesTransmitted);
     }
 
     private static void AssertRanToPowerOff(string machine, string console, bool poweredOff, string how)
