@@ -64,7 +64,8 @@ public sealed partial class VirtualMachine
         var rtc = Description.Rtc!;
         _rtc = new GoldfishRtc(_clock, plic.GetLine((int)rtc.Irq), rtc.Base);
         var entropySlot = Description.VirtioSlots.Single(s => s.Base == EntropyBase);
-        _entropy = new VirtioMmioTransport(entropySlot.Base, _ram, new VirtioEntropyDevice(), plic.GetLine((int)entropySlot.Irq), OnDeviceError, "virtio-rng");
+        var entropy = new VirtioEntropyDevice(reproducible: _clock.Mode == Timing.ClockMode.Deterministic);
+        _entropy = new VirtioMmioTransport(entropySlot.Base, _ram, entropy, plic.GetLine((int)entropySlot.Irq), OnDeviceError, "virtio-rng");
         var consoleSlot = Description.VirtioSlots.Single(s => s.Base == ConsoleBase);
         _virtioConsole = new VirtioConsoleDevice(_consoleOutput);
         var console = new VirtioMmioTransport(consoleSlot.Base, _ram, _virtioConsole, plic.GetLine((int)consoleSlot.Irq), OnDeviceError, "virtio-console");
@@ -74,7 +75,7 @@ public sealed partial class VirtualMachine
             _bus.Attach(device);
         }
 
-        foreach (var part in new Snapshots.IDeviceState[] { _rtc, _entropy, console, _virtioConsole })
+        foreach (var part in new Snapshots.IDeviceState[] { _rtc, _entropy, entropy, console, _virtioConsole })
         {
             _stateParts.Add(part);
             _optionalStateParts.Add(part.StateName);
