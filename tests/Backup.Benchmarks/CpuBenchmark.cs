@@ -11,26 +11,36 @@ using Backup.Hypervisor.Translation.Emit;
 namespace Backup.Benchmarks;
 
 /// <summary>
-/// Sustained guest MIPS on a CPU-bound guest program (Workloads/cpuload.c: CRC-32, LZ77 compression and FNV-1a
-/// over 64 KiB, built here with the guest cross compiler as a bare-metal M-mode ELF), for our interpreter, our
-/// translated tier and qemu-system-riscv64 (TCG, -M virt -bios none) in the same run; plus the cost of compiling
-/// blocks (IL emission and JIT) measured on the kernel Image's own code.
+/// Sustained guest MIPS on a CPU-bound guest program, built here with the guest cross compiler as a bare-metal
+/// M-mode ELF, for our interpreter, our translated tier and qemu-system-riscv64 (TCG, -M virt -bios none) in the same
+/// run: scenario "cpu" runs Workloads/cpuload.c (CRC-32, LZ77 compression and FNV-1a over 64 KiB, RV64IMAC) and adds
+/// the cost of compiling blocks (IL emission and JIT) measured on the kernel Image's own code; scenario "fpload" runs
+/// Workloads/fpload.c (double matrix multiply, complex FFT and its inverse, a single-precision dot product; RV64GC).
+/// Every machine must print the same checksum line.
 /// </summary>
 public static class CpuBenchmark
 {
-    private const string Marker = "cpuload: rounds";
+    /// <summary>A guest program: its source in Workloads/, the compiler's ISA and ABI, the line it prints.</summary>
+    public sealed record Workload(string Source, string March, string Mabi, string Marker);
 
-    public static int Run(BenchmarkOptions options)
+    public static readonly Workload Integer = new("cpuload.c", "rv64imac", "lp64", "cpuload: rounds");
+
+    public static readonly Workload Float = new("fpload.c", "rv64gc", "lp64d", "fpload: rounds");
+
+    public static int Run(BenchmarkOptions options) => Run(options, Integer);
+
+    public static int Run(BenchmarkOptions options, Workload workload)
     {
-        string elf = BuildWorkload(options.Rounds);
+        string marker = workload.Marker;
+        string elf = BuildWorkload(workload, options.Rounds);
         var interpreter = new List<(double Seconds, ulong Instructions, string Line)>();
         var translated = new List<(double Seconds, ulong Instructions, string Line)>();
         var qemu = new List<(double Seconds, string Line)>();
         for (int i = 0; i < options.Runs; i++)
         {
-            interpreter.Add(RunOurs(elf, ExecutionMode.Interpreter));
-            translated.Add(RunOurs(elf, ExecutionMode.Translated));
-            qemu.Add(RunQemu(elf));
+            interpreter.Add(RunOurs(elf, ExecutionMode.Interpreter, marker));
+            translated.Add(RunOurs(elf, ExecutionMode.Translated, marker));
+            qemu.Add(RunQemu(elf, marker));
         }
 
         string expected = interpreter[0].Line;
@@ -45,26 +55,30 @@ public static class CpuBenchmark
         ulong instructions = interpreter[0].Instructions;
         double i0 = Median(interpreter.Select(r => r.Seconds)), t0 = Median(translated.Select(r => r.Seconds)), q0 = Median(qemu.Select(r => r.Seconds));
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"workload: Workloads/cpuload.c, {options.Rounds} rounds, {instructions / 1e6:F1} M guest instructions, result '{expected}'; {options.Runs} runs each, medians");
+        Console.WriteLine($"workload: Workloads/{workload.Source}, {options.Rounds} rounds, {instructions / 1e6:F1} M guest instructions, result '{expected}'; {options.Runs} runs each, medians");
         Console.WriteLine("| machine | wall time | guest MIPS |");
         Console.WriteLine("| --- | --- | --- |");
         Console.WriteLine(string.Create(inv, $"| ours, interpreter (in process, VM construction to power-off) | {i0:F3} s | {instructions / i0 / 1e6:F1} |"));
         Console.WriteLine(string.Create(inv, $"| ours, translated (in process, VM construction to power-off) | {t0:F3} s | {instructions / t0 / 1e6:F1} |"));
         Console.WriteLine(string.Create(inv, $"| qemu-system-riscv64 (TCG), process start to exit | {q0:F3} s | {instructions / q0 / 1e6:F1} |"));
         Console.WriteLine(string.Create(inv, $"ratio translated/qemu MIPS: {q0 / t0:F2}x; translated/interpreter MIPS: {i0 / t0:F2}x"));
-        MeasureCompile(options.KernelPath, 400);
+        if (workload == Integer)
+        {
+            MeasureCompile(options.KernelPath, 400);
+        }
+
         return 0;
     }
 
-    private static string BuildWorkload(int rounds)
+    private static string BuildWorkload(Workload workload, int rounds)
     {
-        string source = Path.Combine(AppContext.BaseDirectory, "Workloads", "cpuload.c");
+        string source = Path.Combine(AppContext.BaseDirectory, "Workloads", workload.Source);
         string script = Path.Combine(AppContext.BaseDirectory, "Workloads", "cpuload.ld");
-        string output = Path.Combine(Path.GetTempPath(), $"cpuload-{rounds}-{Environment.ProcessId}.elf");
+        string output = Path.Combine(Path.GetTempPath(), $"{Path.GetFileNameWithoutExtension(workload.Source)}-{rounds}-{Environment.ProcessId}.elf");
         var psi = new ProcessStartInfo("riscv64-linux-gnu-gcc") { RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in new[]
         {
-            "-O2", "-march=rv64imac", "-mabi=lp64", "-nostdlib", "-static", "-ffreestanding", "-fno-pic", "-mcmodel=medany",
+            "-O2", $"-march={workload.March}", $"-mabi={workload.Mabi}", "-fno-math-errno", "-nostdlib", "-static", "-ffreestanding", "-fno-pic", "-mcmodel=medany",
             "-T", script, "-Wl,--no-warn-rwx-segments", "-Wl,--build-id=none", $"-DROUNDS={rounds}", "-o", output, source,
         })
         {
@@ -82,7 +96,7 @@ public static class CpuBenchmark
         return output;
     }
 
-    private static (double Seconds, ulong Instructions, string Line) RunOurs(string elf, ExecutionMode mode)
+    private static (double Seconds, ulong Instructions, string Line) RunOurs(string elf, ExecutionMode mode, string marker)
     {
         var text = new StringBuilder();
         var stopwatch = Stopwatch.StartNew();
@@ -90,7 +104,7 @@ public static class CpuBenchmark
         using var vm = new VirtualMachine(config, b => text.Append((char)b));
         var exit = vm.Run();
         double seconds = stopwatch.Elapsed.TotalSeconds;
-        string line = text.ToString().Split('\n').FirstOrDefault(l => l.StartsWith(Marker, StringComparison.Ordinal))
+        string line = text.ToString().Split('\n').FirstOrDefault(l => l.StartsWith(marker, StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"our VM ({mode}) did not print the result: {exit}\n{text}");
         if (mode == ExecutionMode.Translated)
         {
@@ -101,7 +115,7 @@ public static class CpuBenchmark
         return (seconds, vm.RetiredInstructions, line);
     }
 
-    private static (double Seconds, string Line) RunQemu(string elf)
+    private static (double Seconds, string Line) RunQemu(string elf, string marker)
     {
         var psi = new ProcessStartInfo("qemu-system-riscv64") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (string a in new[] { "-M", "virt", "-m", "64M", "-bios", "none", "-nographic", "-kernel", elf })
@@ -119,7 +133,7 @@ public static class CpuBenchmark
         }
 
         double seconds = stopwatch.Elapsed.TotalSeconds;
-        string line = output.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => l.StartsWith(Marker, StringComparison.Ordinal))
+        string line = output.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => l.StartsWith(marker, StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"qemu did not print the result:\n{output}");
         return (seconds, line);
     }

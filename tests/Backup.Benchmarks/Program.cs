@@ -6,8 +6,10 @@ using Backup.Benchmarks;
 // Usage: dotnet run -c Release --project tests/Backup.Benchmarks -- boot [--kernel PATH] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- rto [--memory-mib 256] [--runs 3] [--size-gib 0]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- cpu [--rounds N] [--runs N]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- fpload [--rounds N] [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- fp [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- debian-stock [--runs N]   (after appliance/guest/debian-stock/build)
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
@@ -17,6 +19,8 @@ switch (scenario)
         return BootBenchmark.Run(options);
     case "cpu":
         return CpuBenchmark.Run(options);
+    case "fpload":
+        return CpuBenchmark.Run(options, CpuBenchmark.Float);
     case "checkpoint":
         return CheckpointBenchmark.Run(options);
     case "rto":
@@ -25,9 +29,11 @@ switch (scenario)
         return RepoBenchmark.Run(options, options.SizeGib, options.Versions, options.Work);
     case "gc":
         return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
+    case "fp":
+        return FloatBenchmark.Run(options);
     case "debian-stock":
         return DebianStockBootBenchmark.Run(options);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, checkpoint, repo, gc, rto, debian-stock)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto, debian-stock)");
         return 2;
 }

@@ -13,11 +13,11 @@ public static class RiscvAssembler
 {
     public const ulong LinkAddress = 0x8000_0000;
 
-    private const string MarchWithC = "rv64imac_zicsr_zifencei";
-    private const string MarchWithoutC = "rv64ima_zicsr_zifencei";
+    private const string MarchWithC = "rv64imafdc_zicsr_zifencei";
+    private const string MarchWithoutC = "rv64imafd_zicsr_zifencei";
 
     // Bump when the way programs are built changes, to invalidate cached binaries.
-    private const string CacheVersion = "3";
+    private const string CacheVersion = "4";
 
     private static readonly string CacheDirectory = Path.Combine(Path.GetTempPath(), "backup-hv-cputests-asm");
 

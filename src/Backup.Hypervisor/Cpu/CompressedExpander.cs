@@ -2,7 +2,7 @@ namespace Backup.Hypervisor.Cpu;
 
 /// <summary>
 /// Expands an RV64C instruction into its 32-bit equivalent (unprivileged spec, chapter "C" standard extension),
-/// so one decoder executes both. Returns 0 for reserved and unsupported (floating-point) encodings.
+/// so one decoder executes both (C.FLD/C.FSD/C.FLDSP/C.FSDSP included). Returns 0 for reserved encodings.
 /// </summary>
 internal static class CompressedExpander
 {
@@ -25,16 +25,20 @@ internal static class CompressedExpander
                         return imm == 0 ? 0 : IType(imm, 2, 0, rdP, 0x13);
                     }
 
+                    case 1: // C.FLD
+                        return IType(LdOffset(c), rs1P, 3, rdP, 0x07);
                     case 2: // C.LW
                         return IType(LwOffset(c), rs1P, 2, rdP, 0x03);
                     case 3: // C.LD
                         return IType(LdOffset(c), rs1P, 3, rdP, 0x03);
+                    case 5: // C.FSD
+                        return SType(LdOffset(c), rdP, rs1P, 3, 0x27);
                     case 6: // C.SW
                         return SType(LwOffset(c), rdP, rs1P, 2, 0x23);
                     case 7: // C.SD
                         return SType(LdOffset(c), rdP, rs1P, 3, 0x23);
                     default:
-                        return 0; // C.FLD/C.FSD (no D), reserved
+                        return 0; // reserved
                 }
 
             case 1:
@@ -120,6 +124,8 @@ internal static class CompressedExpander
                         return IType(shamt, rdFull, 1, rdFull, 0x13);
                     }
 
+                    case 1: // C.FLDSP (f0 is a valid destination)
+                        return IType(LdspOffset(c), 2, 3, rdFull, 0x07);
                     case 2: // C.LWSP
                     {
                         uint imm = (((c >> 12) & 1) << 5) | (((c >> 4) & 7) << 2) | (((c >> 2) & 3) << 6);
@@ -127,10 +133,7 @@ internal static class CompressedExpander
                     }
 
                     case 3: // C.LDSP
-                    {
-                        uint imm = (((c >> 12) & 1) << 5) | (((c >> 5) & 3) << 3) | (((c >> 2) & 7) << 6);
-                        return rdFull == 0 ? 0 : IType(imm, 2, 3, rdFull, 0x03);
-                    }
+                        return rdFull == 0 ? 0 : IType(LdspOffset(c), 2, 3, rdFull, 0x03);
 
                     case 4:
                         if (((c >> 12) & 1) == 0)
@@ -149,20 +152,16 @@ internal static class CompressedExpander
                         }
 
                         return RType(0, rs2Full, rdFull, 0, rdFull, 0x33); // C.ADD
+                    case 5: // C.FSDSP
+                        return SType(SdspOffset(c), rs2Full, 2, 3, 0x27);
                     case 6: // C.SWSP
                     {
                         uint imm = (((c >> 9) & 15) << 2) | (((c >> 7) & 3) << 6);
                         return SType(imm, rs2Full, 2, 2, 0x23);
                     }
 
-                    case 7: // C.SDSP
-                    {
-                        uint imm = (((c >> 10) & 7) << 3) | (((c >> 7) & 7) << 6);
-                        return SType(imm, rs2Full, 2, 3, 0x23);
-                    }
-
-                    default:
-                        return 0; // C.FLDSP/C.FSDSP
+                    default: // C.SDSP
+                        return SType(SdspOffset(c), rs2Full, 2, 3, 0x23);
                 }
 
             default:
@@ -173,6 +172,10 @@ internal static class CompressedExpander
     private static uint LwOffset(uint c) => (((c >> 10) & 7) << 3) | (((c >> 6) & 1) << 2) | (((c >> 5) & 1) << 6);
 
     private static uint LdOffset(uint c) => (((c >> 10) & 7) << 3) | (((c >> 5) & 3) << 6);
+
+    private static uint LdspOffset(uint c) => (((c >> 12) & 1) << 5) | (((c >> 5) & 3) << 3) | (((c >> 2) & 7) << 6);
+
+    private static uint SdspOffset(uint c) => (((c >> 10) & 7) << 3) | (((c >> 7) & 7) << 6);
 
     private static uint Imm6(uint c) => SignExtend((((c >> 12) & 1) << 5) | ((c >> 2) & 31), 6);
 

@@ -3,6 +3,8 @@ namespace Backup.Hypervisor.Cpu;
 /// <summary>CSR numbers implemented by <see cref="Hart"/>.</summary>
 internal static class Csr
 {
+    public const int Fflags = 0x001, Frm = 0x002, Fcsr = 0x003;
+
     public const int Cycle = 0xC00, Time = 0xC01, Instret = 0xC02, HpmCounter3 = 0xC03, HpmCounter31 = 0xC1F;
 
     public const int Sstatus = 0x100, Sie = 0x104, Stvec = 0x105, Scounteren = 0x106, Senvcfg = 0x10A;

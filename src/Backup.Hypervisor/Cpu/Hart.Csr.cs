@@ -108,6 +108,9 @@ public sealed unsafe partial class Hart
         value = 0;
         switch (csr)
         {
+            case Csr.Fflags or Csr.Frm or Csr.Fcsr:
+                value = csr == Csr.Fflags ? _fflags : csr == Csr.Frm ? _frm : FloatControl;
+                return !FloatOff;
             case Csr.Instret or Csr.Minstret: value = _instret; return true;
             case Csr.Cycle or Csr.Mcycle: value = _instret + _cycleOffset; return true;
             case Csr.Time: value = _clock.Now; return true;
@@ -158,6 +161,10 @@ public sealed unsafe partial class Hart
     {
         switch (csr)
         {
+            case Csr.Fflags: _fflags = (uint)value & 31; MarkFloatDirty(); return true;
+            case Csr.Frm: _frm = (uint)value & 7; MarkFloatDirty(); return true;
+            case Csr.Fcsr: _fflags = (uint)value & 31; _frm = (uint)(value >> 5) & 7; MarkFloatDirty(); return true;
+
             // Privileged spec 3.1.11: the write takes effect after the writing instruction completes, so the
             // run loop's increment for this instruction must not be added on top of the written value.
             case Csr.Minstret: _instret = value - 1; return true;
@@ -243,6 +250,8 @@ public sealed unsafe partial class Hart
         {
             m &= ~MstatusBits.MPP; // MPP is WARL: H-mode does not exist, read back U
         }
+
+        m = (m & MstatusBits.FS) == MstatusBits.FS ? m | MstatusBits.SD : m & ~MstatusBits.SD; // XS is always Off
 
         if (((m ^ _mstatus) & MstatusBits.MXR) != 0)
         {

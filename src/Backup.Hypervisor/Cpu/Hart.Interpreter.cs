@@ -383,6 +383,21 @@ public sealed unsafe partial class Hart
 
                     break;
 
+                case 0x07 or 0x27 or 0x43 or 0x47 or 0x4B or 0x4F or 0x53: // F and D
+                    switch (ExecuteFloat(inst))
+                    {
+                        case StepResult.Illegal:
+                            if (next == pc + 2 && FetchSlow(pc, out uint original))
+                            {
+                                inst = original & 0xFFFF; // tval holds the compressed instruction's own bits
+                            }
+
+                            goto Illegal;
+                        case StepResult.Trap: goto Trap;
+                    }
+
+                    break;
+
                 case 0x73: // SYSTEM
                     switch (ExecuteSystem(inst, pc, ref next))
                     {

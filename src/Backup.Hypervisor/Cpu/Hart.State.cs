@@ -8,7 +8,8 @@ public sealed unsafe partial class Hart : IDeviceState
     public string StateName => $"hart{HartId}";
 
     /// <inheritdoc />
-    public int StateVersion => 1;
+    /// <remarks>Version 2 added the F/D state (32 FP registers, fflags, frm); a version 1 section restores them as zero.</remarks>
+    public int StateVersion => 2;
 
     /// <inheritdoc />
     public void SaveState(StateWriter writer)
@@ -31,13 +32,15 @@ public sealed unsafe partial class Hart : IDeviceState
         writer.WriteU64(_reservation);
         writer.WriteU64(_instretAtLastTrap);
         writer.WriteI32(_trapsWithoutProgress);
+        writer.WriteU64Array(new ReadOnlySpan<ulong>(_f, 32));
+        writer.WriteU32(FloatControl);
     }
 
     /// <inheritdoc />
     public void RestoreState(StateReader reader, int version)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        reader.RequireVersion(version, 1);
+        reader.RequireVersion(version, 1, 2);
 
         Span<ulong> x = stackalloc ulong[32];
         reader.ReadU64Array(x);
@@ -58,6 +61,18 @@ public sealed unsafe partial class Hart : IDeviceState
         ulong reservation = reader.ReadU64();
         ulong instretAtLastTrap = reader.ReadU64();
         int trapsWithoutProgress = reader.ReadI32();
+        Span<ulong> f = stackalloc ulong[32];
+        uint fcsr = 0;
+        if (version >= 2)
+        {
+            reader.ReadU64Array(f);
+            fcsr = reader.ReadU32();
+            if (fcsr > 0xFF)
+            {
+                throw reader.Fail($"invalid fcsr 0x{fcsr:x} (only bits 7:0 exist)");
+            }
+        }
+
         reader.ExpectEnd();
 
         x.CopyTo(new Span<ulong>(_x, 32));
@@ -75,6 +90,9 @@ public sealed unsafe partial class Hart : IDeviceState
         _reservation = reservation;
         _instretAtLastTrap = instretAtLastTrap;
         _trapsWithoutProgress = trapsWithoutProgress;
+        f.CopyTo(new Span<ulong>(_f, 32));
+        _fflags = fcsr & 31;
+        _frm = fcsr >> 5;
         FatalError = null;
         FlushTlbAll(includeIdentity: true);
         UpdateMmuContext();

@@ -6,7 +6,7 @@ using Backup.Hypervisor.Timing;
 namespace Backup.Hypervisor.Cpu;
 
 /// <summary>
-/// One RV64IMAC hart with M, S and U modes, Zicsr, Zifencei, Sstc and Sv39 paging, executed by an interpreter or,
+/// One RV64GC hart (IMAFDC, Zicsr, Zifencei) with M, S and U modes, Sstc and Sv39 paging, executed by an interpreter or,
 /// once <see cref="EnableTranslation(int)"/> is called, by the translated tier (hot blocks compiled to native code,
 /// see docs/translation.md) with the interpreter for everything else.
 /// State lives in plain fields so a checkpoint can capture it; guest memory is reached through a software TLB
@@ -15,8 +15,8 @@ namespace Backup.Hypervisor.Cpu;
 /// </summary>
 public sealed unsafe partial class Hart : IInterruptTarget
 {
-    /// <summary>misa: RV64 (MXL=2) with A, C, I, M, S, U.</summary>
-    public const ulong MisaValue = (2UL << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+    /// <summary>misa: RV64 (MXL=2) with A, C, D, F, I, M, S, U (RV64GC with S and U modes).</summary>
+    public const ulong MisaValue = (2UL << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 
     private readonly SystemBus _bus;
     private readonly GuestRam _ram;
@@ -32,7 +32,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
     private ulong _cycleOffset;
 
     // Trap CSRs
-    private ulong _mstatus = MstatusBits.UXL | MstatusBits.SXL;
+    internal ulong _mstatus = MstatusBits.UXL | MstatusBits.SXL; // translated FP code checks FS and sets Dirty
     private ulong _medeleg, _mideleg, _mie, _mip, _mtvec, _mscratch, _mepc, _mcause, _mtval;
     private ulong _stvec, _sscratch, _sepc, _scause, _stval;
     private ulong _mcounteren, _scounteren, _menvcfg, _senvcfg;
@@ -59,6 +59,7 @@ public sealed unsafe partial class Hart : IInterruptTarget
         _clock = clock;
         Firmware = firmware;
         _x = (ulong*)Unsafe.AsPointer(ref _xArray[0]);
+        _f = (ulong*)Unsafe.AsPointer(ref _fArray[0]);
         _tlb = GC.AllocateArray<TlbEntry>(TlbSets * TlbTypes * TlbSize, pinned: true);
         _tlbBase = (TlbEntry*)Unsafe.AsPointer(ref _tlb[0]);
         FlushTlbAll(includeIdentity: true);

@@ -19,13 +19,14 @@ internal static class MstatusBits
     public const ulong TSR = 1UL << 22;
     public const ulong UXL = 2UL << 32;
     public const ulong SXL = 2UL << 34;
+    public const ulong SD = 1UL << 63;
 
     /// <summary>Bits M-mode may write.</summary>
-    public const ulong WritableMask = SIE | MIE | SPIE | MPIE | SPP | MPP | MPRV | SUM | MXR | TVM | TW | TSR;
+    public const ulong WritableMask = SIE | MIE | SPIE | MPIE | SPP | MPP | FS | MPRV | SUM | MXR | TVM | TW | TSR;
 
     /// <summary>Bits visible through sstatus.</summary>
-    public const ulong SstatusMask = SIE | SPIE | SPP | FS | SUM | MXR | (3UL << 32) | (1UL << 63);
+    public const ulong SstatusMask = SIE | SPIE | SPP | FS | SUM | MXR | (3UL << 32) | SD;
 
     /// <summary>Bits S-mode may write through sstatus.</summary>
-    public const ulong SstatusWritable = SIE | SPIE | SPP | SUM | MXR;
+    public const ulong SstatusWritable = SIE | SPIE | SPP | FS | SUM | MXR;
 }

@@ -18,7 +18,7 @@ public sealed record MachineDescription
     public const uint DefaultTimebaseFrequency = 10_000_000;
 
     /// <summary>Default riscv,isa string.</summary>
-    public const string DefaultIsa = "rv64imac_zicsr_zifencei";
+    public const string DefaultIsa = "rv64imafdc_zicsr_zifencei";
 
     /// <summary>Page size RAM must be aligned to.</summary>
     public const ulong PageSize = 4096;

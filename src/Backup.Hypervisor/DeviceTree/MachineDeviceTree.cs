@@ -110,6 +110,16 @@ public static class MachineDeviceTree
         w.EndNode();
     }
 
+    /// <summary>
+    /// The riscv,isa-extensions list of an ISA string such as "rv64imafdc_zicsr_sstc": each single-letter extension
+    /// after "rv64", then each multi-letter one (binding: Documentation/devicetree/bindings/riscv/extensions.yaml).
+    /// </summary>
+    internal static string[] IsaExtensions(string isa)
+    {
+        string[] parts = isa.ToLowerInvariant().Split('_', StringSplitOptions.RemoveEmptyEntries);
+        return [.. parts[0][4..].Select(letter => letter.ToString()), .. parts.Skip(1)];
+    }
+
     private static void WriteCpus(FdtWriter w, MachineDescription d, uint[] intcPhandles, uint[] cpuPhandles)
     {
         w.BeginNode("cpus");
@@ -128,7 +138,10 @@ public static class MachineDeviceTree
             w.PropertyU32("reg", (uint)hart);
             w.PropertyString("status", "okay");
             w.PropertyString("compatible", "riscv");
-            w.PropertyString("riscv,isa", d.IsaForHart(hart));
+            string isa = d.IsaForHart(hart);
+            w.PropertyString("riscv,isa", isa);
+            w.PropertyString("riscv,isa-base", isa[..4].ToLowerInvariant() + "i");
+            w.PropertyStringList("riscv,isa-extensions", IsaExtensions(isa));
             w.PropertyString("mmu-type", d.MmuType);
 
             // #address-cells = 0 is not needed by Linux; it keeps dtc's interrupt_provider check quiet.

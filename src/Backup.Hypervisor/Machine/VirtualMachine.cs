@@ -88,7 +88,7 @@ public sealed partial class VirtualMachine : IDisposable
             _sbi?.AttachHarts(_harts);
             Description = WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
             {
-                Isa = "rv64imac_zicsr_zifencei_sstc",
+                Isa = "rv64imafdc_zicsr_zifencei_sstc",
                 AgentUart = config.AgentChannel ? new UartDescription { Base = AgentUartBase, Irq = AgentUartIrq } : null,
             });
 

@@ -30,6 +30,15 @@ public sealed class StateReader
         }
     }
 
+    /// <summary>Accepts any layout version from <paramref name="oldest"/> to <paramref name="newest"/> (older ones still load).</summary>
+    public void RequireVersion(int version, int oldest, int newest)
+    {
+        if (version < oldest || version > newest)
+        {
+            throw Fail($"layout version {version} is not supported (this build reads versions {oldest} to {newest})");
+        }
+    }
+
     public byte ReadU8() => Take(1)[0];
 
     public bool ReadBool()

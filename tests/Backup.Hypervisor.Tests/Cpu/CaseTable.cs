@@ -12,9 +12,15 @@ internal readonly record struct AsmCase(string Name, string Code, ulong Expected
 /// </summary>
 internal static class CaseTable
 {
-    public static void Check(IReadOnlyList<AsmCase> cases, bool compressed = true)
+    /// <param name="prologue">Assembly run once before the first case (e.g. turning on mstatus.FS).</param>
+    public static void Check(IReadOnlyList<AsmCase> cases, bool compressed = true, string prologue = "")
     {
         var sb = new StringBuilder();
+        foreach (string line in prologue.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            sb.Append("    ").AppendLine(line.Trim());
+        }
+
         for (int i = 0; i < cases.Count; i++)
         {
             sb.Append("    # case ").AppendLine(cases[i].Name);

@@ -28,7 +28,7 @@ public class CsrTests
             new("64-bit value", "li a1, 0x8000000000000001; csrw mscratch, a1; csrr a0, mscratch", 0x8000_0000_0000_0001),
             new("sscratch independent", "li a1, 1; csrw mscratch, a1; li a1, 2; csrw sscratch, a1; csrr a0, mscratch", 1),
             new("mhartid", "csrr a0, mhartid", 0),
-            new("misa", "csrr a0, misa", (2UL << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)),
+            new("misa", "csrr a0, misa", (2UL << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)),
             new("misa write ignored", "csrr a1, misa; csrw misa, x0; csrr a0, misa; sub a0, a0, a1", 0),
             new("mtvec vectored mode kept", "la a1, 1f; ori a1, a1, 1; csrw mtvec, a1; csrr a0, mtvec; andi a0, a0, 3; la a1, __unexpected_trap; csrw mtvec, a1; 1: nop", 1),
             new("mtvec reserved mode 2 not kept", "li a1, 0x80000102; csrw mtvec, a1; csrr a0, mtvec; andi a0, a0, 2; la a1, __unexpected_trap; csrw mtvec, a1", 0),

@@ -5,7 +5,7 @@ namespace Backup.Hypervisor.Tests.DeviceTree;
 
 public class MachineDeviceTreeTests
 {
-    private const string Isa = "rv64imac_zicsr_zifencei_sstc";
+    private const string Isa = "rv64imafdc_zicsr_zifencei_sstc";
 
     private static MachineDescription Machine(int harts, int virtioSlots = 2) =>
         MachineDescription.Default(harts, 128UL << 20, "console=ttyS0 earlycon=sbi", virtioSlots) with { Isa = Isa };
@@ -21,6 +21,19 @@ public class MachineDeviceTreeTests
     {
         var dts = DtsDocument.Decode(MachineDeviceTree.Build(Machine(4) with { IncludeCpuMap = true, InitrdStart = 0x8400_0000, InitrdEnd = 0x8410_0000 }));
         Assert.True(dts.Warnings.Length == 0, $"dtc warnings:\n{dts.Warnings}\n{dts.Text}");
+    }
+
+    [DtcFact]
+    public void Every_hart_lists_its_extensions_in_both_bindings()
+    {
+        var dts = DtsDocument.Decode(MachineDeviceTree.Build(Machine(2)));
+        for (var hart = 0; hart < 2; hart++)
+        {
+            var cpu = dts[$"/cpus/cpu@{hart}"];
+            Assert.Equal(Isa, cpu.String("riscv,isa"));
+            Assert.Equal("rv64i", cpu.String("riscv,isa-base"));
+            Assert.Equal(["i", "m", "a", "f", "d", "c", "zicsr", "zifencei", "sstc"], cpu.Strings("riscv,isa-extensions"));
+        }
     }
 
     [DtcFact]

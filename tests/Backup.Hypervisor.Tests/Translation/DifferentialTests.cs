@@ -5,7 +5,7 @@ using Backup.Hypervisor.Translation;
 namespace Backup.Hypervisor.Tests.Translation;
 
 /// <summary>
-/// Random RV64IMAC programs run in the interpreter and in the translated tier, slice by slice: after every slice the
+/// Random RV64GC programs run in the interpreter and in the translated tier, slice by slice: after every slice the
 /// instructions consumed and the whole architectural state (registers, pc, instret, CSRs, reservation) must be
 /// identical, and at the end all of RAM and every MMIO access too.
 /// </summary>
@@ -71,6 +71,19 @@ public sealed class DifferentialTests
             {
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"x{r}: 0x{a.GetRegister(r):x16} / 0x{b.GetRegister(r):x16}"));
             }
+        }
+
+        for (int r = 0; r < 32; r++)
+        {
+            if (a.GetFloatRegister(r) != b.GetFloatRegister(r))
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"f{r}: 0x{a.GetFloatRegister(r):x16} / 0x{b.GetFloatRegister(r):x16}"));
+            }
+        }
+
+        if (a.FloatControl != b.FloatControl)
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"fcsr: 0x{a.FloatControl:x} / 0x{b.FloatControl:x}"));
         }
 
         return string.Join('\n', lines);

@@ -3,8 +3,9 @@ using static Backup.Hypervisor.Tests.Translation.RiscvEncoder;
 namespace Backup.Hypervisor.Tests.Translation;
 
 /// <summary>
-/// A random RV64IMAC program for differential testing: a loop body of random ALU, M, load/store (RAM across a page
-/// boundary, MMIO, unmapped), atomic, compressed, branch/jump, CSR, ECALL and illegal instructions, run
+/// A random RV64GC program for differential testing: a loop body of random ALU, M, load/store (RAM across a page
+/// boundary, MMIO, unmapped), atomic, compressed, branch/jump, CSR, ECALL, illegal and F/D instructions (every
+/// group, every rounding mode including the reserved ones, fcsr accesses), run
 /// <see cref="Iterations"/> times so its blocks become hot. Control flow inside the body only goes forward, so the
 /// program ends at <see cref="End"/> (a jump to itself). A trap handler skips the trapping (4-byte) instruction.
 /// <para>
@@ -66,7 +67,7 @@ internal sealed class RandomProgram
 
     private void AddRandom(int index, int length)
     {
-        int kind = _random.Next(104);
+        int kind = _random.Next(118);
         uint f3 = (uint)_random.Next(8);
         switch (kind)
         {
@@ -163,15 +164,86 @@ internal sealed class RandomProgram
             case < 100:
                 Add4(0x0000100F); // FENCE.I
                 break;
-            default:
+            case < 104:
                 AddCountedLoop();
+                break;
+            default:
+                AddFloat();
+                break;
+        }
+    }
+
+    private int Fr() => _random.Next(32);
+
+    /// <summary>One random F/D instruction: arithmetic, FMA, conversion, compare, move, load/store or fcsr access.</summary>
+    private void AddFloat()
+    {
+        uint fmt = _random.Next(16) == 0 ? 2u : (uint)_random.Next(2); // fmt 2 (H) is illegal
+        uint rm = _random.Next(6) == 0 ? (uint)(5 + _random.Next(3)) : (uint)_random.Next(5); // 5, 6 reserved; 7 dynamic
+        switch (_random.Next(10))
+        {
+            case 0 or 1: // FADD/FSUB/FMUL/FDIV
+                Add4(R(0x53, rm, ((uint)_random.Next(4) << 2) | fmt, Fr(), Fr(), Fr()));
+                break;
+            case 2: // FSQRT, FSGNJ*, FMIN/FMAX, FCVT.S.D/D.S
+            {
+                (uint funct5, uint f3, int rs2) = _random.Next(4) switch
+                {
+                    0 => (0x0Bu, rm, 0),
+                    1 => (0x04u, (uint)_random.Next(3), Fr()),
+                    2 => (0x05u, (uint)_random.Next(2), Fr()),
+                    _ => (0x08u, rm, fmt == 0 ? 1 : 0),
+                };
+                Add4(R(0x53, f3, (funct5 << 2) | fmt, Fr(), Fr(), rs2));
+                break;
+            }
+
+            case 3: // FEQ/FLT/FLE, FCLASS, FMV.X.*: integer destination
+            {
+                (uint funct5, uint f3, int rs2) = _random.Next(3) switch
+                {
+                    0 => (0x14u, (uint)_random.Next(3), Fr()),
+                    1 => (0x1Cu, 1u, 0),
+                    _ => (0x1Cu, 0u, 0),
+                };
+                Add4(R(0x53, f3, (funct5 << 2) | fmt, Rd(), Fr(), rs2));
+                break;
+            }
+
+            case 4: // FCVT to and from integers, FMV.*.X
+                Add4(_random.Next(3) switch
+                {
+                    0 => R(0x53, rm, (0x18u << 2) | fmt, Rd(), Fr(), _random.Next(4)),
+                    1 => R(0x53, rm, (0x1Au << 2) | fmt, Fr(), Rs(), _random.Next(4)),
+                    _ => R(0x53, 0, (0x1Eu << 2) | fmt, Fr(), Rs(), 0),
+                });
+                break;
+            case 5: // FMADD/FMSUB/FNMSUB/FNMADD
+                Add4(R(0x43u | ((uint)_random.Next(4) << 2), rm, ((uint)Fr() << 2) | fmt, Fr(), Fr(), Fr()));
+                break;
+            case 6 or 7: // FLW/FLD/FSW/FSD in the data window, or C.FLDSP/C.FSDSP
+            {
+                uint width = 2 + (uint)_random.Next(2);
+                int offset = _random.Next(-512, 1536 - 8);
+                switch (_random.Next(3))
+                {
+                    case 0: Add4(I(0x07, width, Fr(), 2, offset)); break;
+                    case 1: Add4(S(width, 2, Fr(), offset) ^ 0x23u ^ 0x27u); break;
+                    default: Add2(_random.Next(2) == 0 ? (ushort)(Ldsp(Fr(), _random.Next(64) * 8) & ~0x4000) : (ushort)(Sdsp(Fr(), _random.Next(64) * 8) & ~0x4000)); break;
+                }
+
+                break;
+            }
+
+            default: // fflags/frm/fcsr reads and writes (frm may become a reserved value: dynamic rm is then illegal)
+                Add4(Csr((uint)(1 + _random.Next(3)) | (_random.Next(2) == 0 ? 4u : 0u), Rd(), _random.Next(8), (uint)(1 + _random.Next(3))));
                 break;
         }
     }
 
     /// <summary>
     /// A block that branches back to its own start (compiled as a loop inside one method): x3 = count; then
-    /// [1-5 ALU or data-window instructions that cannot trap or write x3]; x3 -= 1; bnez x3, start.
+    /// [1-5 ALU, FP arithmetic (FS is on, rm static) or data-window instructions that cannot trap or write x3]; x3 -= 1; bnez x3, start.
     /// </summary>
     private void AddCountedLoop()
     {
@@ -180,8 +252,10 @@ internal sealed class RandomProgram
         int count = 1 + _random.Next(5);
         for (int k = 0; k < count; k++)
         {
-            uint inst = _random.Next(5) switch
+            uint inst = _random.Next(7) switch
             {
+                5 => R(0x53, (uint)_random.Next(5), ((uint)_random.Next(4) << 2) | (uint)_random.Next(2), Fr(), Fr(), Fr()), // FADD..FDIV, static rm
+                6 => R(0x43u | ((uint)_random.Next(4) << 2), (uint)_random.Next(5), ((uint)Fr() << 2) | (uint)_random.Next(2), Fr(), Fr(), Fr()), // FMA
                 0 => I(0x13, 0, Rd(), Rs(), Imm12()),
                 1 => R(0x33, (uint)_random.Next(8), _random.Next(2) == 0 ? 0u : 1u, Rd(), Rs(), Rs()),
                 2 => I(0x03, (uint)_random.Next(7), Rd(), 2, _random.Next(-512, 1536 - 8)),
@@ -258,8 +332,8 @@ internal sealed class RandomProgram
 
     private void Layout()
     {
-        // Prologue: mtvec = Handler (AUIPC: a LUI of 0x80010 would sign-extend).
-        uint[] prologue = [U(0x17, 3, (int)((Handler - CodeBase) >> 12)), Csr(1, 0, 3, 0x305)];
+        // Prologue: mtvec = Handler (AUIPC: a LUI of 0x80010 would sign-extend); mstatus.FS = Initial.
+        uint[] prologue = [U(0x17, 3, (int)((Handler - CodeBase) >> 12)), Csr(1, 0, 3, 0x305), U(0x37, 3, 2), Csr(2, 0, 3, 0x300)];
         ulong address = CodeBase + (ulong)(prologue.Length * 4);
         _itemAddresses = new ulong[_items.Count];
         for (int i = 0; i < _items.Count; i++)

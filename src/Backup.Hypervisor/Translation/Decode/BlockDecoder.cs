@@ -160,6 +160,9 @@ internal static unsafe class BlockDecoder
             case 0x0F: // MISC-MEM: FENCE is a no-op here; FENCE.I is left to the interpreter
                 legal = f3 == 0;
                 break;
+            case 0x07 or 0x27 or 0x43 or 0x47 or 0x4B or 0x4F or 0x53: // F and D (FS and a dynamic rm are checked when they run)
+                legal = FloatDecoding.Classify(inst) != FloatForm.Illegal;
+                break;
             case 0x2F: // AMO, LR, SC: left to the interpreter (rare, and never worth a call out of compiled code)
                 return Kind.Untranslatable;
             case 0x63: // BRANCH: taken is a side exit, the block goes on along the fall-through path

@@ -14,7 +14,7 @@ namespace Backup.Hypervisor.Translation.Emit;
 /// and call the interpreter's slow path on a miss or MMIO. Atomics and M-extension divisions call the
 /// interpreter's own helpers, so their corner cases cannot diverge. Every exit leaves pc and instret exact.
 /// </summary>
-internal static unsafe class BlockEmitter
+internal static unsafe partial class BlockEmitter
 {
     private static readonly FieldInfo PcField = typeof(Hart).GetField(nameof(Hart._pc), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly FieldInfo InstretField = typeof(Hart).GetField(nameof(Hart._instret), BindingFlags.Instance | BindingFlags.NonPublic)!;
@@ -52,7 +52,7 @@ internal static unsafe class BlockEmitter
         return new EmittedBlock(function, [.. builder.ExitTargets]);
     }
 
-    private sealed class Builder(DynamicMethod method, DecodedInstruction[] block)
+    private sealed partial class Builder(DynamicMethod method, DecodedInstruction[] block)
     {
         private readonly ILGenerator il = method.GetILGenerator();
         private LocalBuilder _next = null!, _left = null!;
@@ -120,14 +120,15 @@ internal static unsafe class BlockEmitter
                     }
                 }
 
-                if (d.Opcode == 0x03 && _readTlb is null)
+                DeclareFloatRegisters(d);
+                if (d.Opcode is 0x03 or 0x07 && _readTlb is null)
                 {
                     _readTlb = il.DeclareLocal(typeof(byte*));
                     il.Emit(OpCodes.Ldarg_1);
                     il.Emit(OpCodes.Ldfld, ReadTlbField);
                     il.Emit(OpCodes.Stloc, _readTlb);
                 }
-                else if (d.Opcode == 0x23 && _writeTlb is null)
+                else if (d.Opcode is 0x23 or 0x27 && _writeTlb is null)
                 {
                     _writeTlb = il.DeclareLocal(typeof(byte*));
                     il.Emit(OpCodes.Ldarg_1);
@@ -136,6 +137,7 @@ internal static unsafe class BlockEmitter
                 }
             }
 
+            EmitFloatEntryCheck();
             _starts = new Label[block.Length];
             for (int i = 0; i < block.Length; i++)
             {
@@ -230,7 +232,8 @@ internal static unsafe class BlockEmitter
         private static uint Reads(DecodedInstruction d) => d.Opcode switch
         {
             0x33 or 0x3B or 0x23 or 0x63 => (1u << d.Rs1) | (1u << d.Rs2),
-            0x13 or 0x1B or 0x03 or 0x67 => 1u << d.Rs1,
+            0x13 or 0x1B or 0x03 or 0x67 or 0x07 or 0x27 => 1u << d.Rs1,
+            0x53 => FloatDecoding.Classify(d.Inst) is FloatForm.FromInteger or FloatForm.MoveFromInteger ? 1u << d.Rs1 : 0,
             _ => 0,
         };
 
@@ -238,6 +241,7 @@ internal static unsafe class BlockEmitter
         private static uint Writes(DecodedInstruction d) => d.Opcode switch
         {
             0x13 or 0x1B or 0x33 or 0x3B or 0x37 or 0x17 or 0x03 or 0x6F or 0x67 => (1u << d.Rd) & ~1u,
+            0x53 => FloatDecoding.WritesInteger(FloatDecoding.Classify(d.Inst)) ? (1u << d.Rd) & ~1u : 0,
             _ => 0,
         };
 
@@ -256,6 +260,7 @@ internal static unsafe class BlockEmitter
                 }
             }
 
+            EmitFloatWriteBack();
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, InstretField);
@@ -293,6 +298,7 @@ internal static unsafe class BlockEmitter
 
                     return false;
                 case 0x0F: return false; // FENCE: one hart at a time, accesses are in order
+                case 0x07 or 0x27 or 0x43 or 0x47 or 0x4B or 0x4F or 0x53: EmitFloat(i, d); return false;
                 case 0x03: EmitLoad(i, d); return false;
                 case 0x23: EmitStore(i, d); return false;
                 case 0x63: EmitBranch(i, d); return i == block.Length - 1;
