@@ -10,6 +10,7 @@ using Backup.Benchmarks;
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- repo [--size-gib 2] [--versions 4] [--runs N] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- fp [--runs N]
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- debian-stock [--runs N]   (after appliance/guest/debian-stock/build)
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
@@ -30,7 +31,9 @@ switch (scenario)
         return GcBenchmark.Run(options, options.SizeGib, options.ChunkSize, options.Work);
     case "fp":
         return FloatBenchmark.Run(options);
+    case "debian-stock":
+        return DebianStockBootBenchmark.Run(options);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto, debian-stock)");
         return 2;
 }

@@ -7,8 +7,8 @@ using Backup.Hypervisor.DeviceTree;
 namespace Backup.Hypervisor.Machine;
 
 /// <summary>
-/// The devices a distribution kernel expects beyond the console and disks (an RTC, an entropy source), and the
-/// Linux boot: kernel, initial ramdisk and device tree placed in RAM by <see cref="LinuxBootLayout"/>.
+/// The devices a distribution kernel expects beyond the UART and disks (an RTC, an entropy source, a virtio console),
+/// and the Linux boot: kernel, initial ramdisk and device tree placed in RAM by <see cref="LinuxBootLayout"/>.
 /// </summary>
 public sealed partial class VirtualMachine
 {
@@ -18,11 +18,19 @@ public sealed partial class VirtualMachine
     /// <summary>The entropy device's PLIC source (unused on QEMU virt, between the virtio slots' 1-8 and the UART's 10).</summary>
     public const uint EntropyIrq = 9;
 
+    /// <summary>Where the virtio console (the guest's hvc0) sits, after the entropy device.</summary>
+    public const ulong ConsoleBase = 0x1000_A000;
+
+    /// <summary>The virtio console's PLIC source (after the agent UART's 12).</summary>
+    public const uint ConsoleIrq = 13;
+
     /// <summary>Sections a checkpoint written before these devices existed lacks; their devices then stay as at power-on.</summary>
     private readonly HashSet<string> _optionalStateParts = new(StringComparer.Ordinal);
 
     private GoldfishRtc? _rtc;
     private VirtioMmioTransport? _entropy;
+    private VirtioConsoleDevice? _virtioConsole;
+    private bool _inputToVirtioConsole;
 
     /// <summary>The real-time clock.</summary>
     public GoldfishRtc Rtc => _rtc!;
@@ -30,30 +38,50 @@ public sealed partial class VirtualMachine
     /// <summary>The virtio entropy device.</summary>
     public VirtioEntropyDevice Entropy => (VirtioEntropyDevice)_entropy!.Backend;
 
-    /// <summary>Adds the RTC and the entropy device's slot to <paramref name="description"/>.</summary>
+    /// <summary>The virtio console (hvc0). Keyboard input goes to it when the command line's last console= is hvc.</summary>
+    public VirtioConsoleDevice VirtioConsole => _virtioConsole!;
+
+    /// <summary>Adds the RTC and the slots of the entropy device and the virtio console to <paramref name="description"/>.</summary>
     private static MachineDescription WithPlatformDevices(MachineDescription description) => description with
     {
         Rtc = new RtcDescription { Base = GoldfishRtc.DefaultBase },
-        VirtioSlots = [.. description.VirtioSlots, new VirtioMmioSlot(EntropyBase, EntropyIrq)],
+        VirtioSlots = [.. description.VirtioSlots, new VirtioMmioSlot(EntropyBase, EntropyIrq), new VirtioMmioSlot(ConsoleBase, ConsoleIrq)],
     };
 
+    /// <summary>True when the kernel's console (its last console= argument) is a hypervisor console (hvc0).</summary>
+    private static bool ConsoleIsHvc(string commandLine) =>
+        commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .LastOrDefault(a => a.StartsWith("console=", StringComparison.Ordinal))?
+            .StartsWith("console=hvc", StringComparison.Ordinal) == true;
+
     /// <summary>
-    /// Creates and attaches the RTC and the entropy device. Their state sections are optional on restore: a checkpoint
-    /// from a build without them comes from a guest whose device tree (in its saved RAM) never described them, so it
-    /// never touches them and their power-on state is exact.
+    /// Creates and attaches the RTC, the entropy device and the virtio console; returns what needs polling. Their
+    /// state sections are optional on restore: a checkpoint from a build without them comes from a guest whose device
+    /// tree (in its saved RAM) never described them, so it never touched them and their power-on state is exact.
     /// </summary>
-    private void AttachPlatformDevices(Plic plic)
+    private IPolledDevice[] AttachPlatformDevices(Plic plic, string commandLine)
     {
         var rtc = Description.Rtc!;
         _rtc = new GoldfishRtc(_clock, plic.GetLine((int)rtc.Irq), rtc.Base);
-        var slot = Description.VirtioSlots[^1];
-        _entropy = new VirtioMmioTransport(slot.Base, _ram, new VirtioEntropyDevice(), plic.GetLine((int)slot.Irq), OnDeviceError, "virtio-rng");
-        _bus.Attach(_rtc);
-        _bus.Attach(_entropy);
-        _stateParts.Add(_rtc);
-        _stateParts.Add(_entropy);
-        _optionalStateParts.Add(_rtc.StateName);
-        _optionalStateParts.Add(_entropy.StateName);
+        var entropySlot = Description.VirtioSlots.Single(s => s.Base == EntropyBase);
+        var entropy = new VirtioEntropyDevice(reproducible: _clock.Mode == Timing.ClockMode.Deterministic);
+        _entropy = new VirtioMmioTransport(entropySlot.Base, _ram, entropy, plic.GetLine((int)entropySlot.Irq), OnDeviceError, "virtio-rng");
+        var consoleSlot = Description.VirtioSlots.Single(s => s.Base == ConsoleBase);
+        _virtioConsole = new VirtioConsoleDevice(_consoleOutput);
+        var console = new VirtioMmioTransport(consoleSlot.Base, _ram, _virtioConsole, plic.GetLine((int)consoleSlot.Irq), OnDeviceError, "virtio-console");
+        _inputToVirtioConsole = ConsoleIsHvc(commandLine);
+        foreach (var device in new IMmioDevice[] { _rtc, _entropy, console })
+        {
+            _bus.Attach(device);
+        }
+
+        foreach (var part in new Snapshots.IDeviceState[] { _rtc, _entropy, entropy, console, _virtioConsole })
+        {
+            _stateParts.Add(part);
+            _optionalStateParts.Add(part.StateName);
+        }
+
+        return [_rtc, new VirtioConsolePoller(console, _virtioConsole)];
     }
 
     /// <summary>

@@ -134,8 +134,7 @@ public sealed partial class VirtualMachine : IDisposable
                 _stateParts.Add(_sbi);
             }
 
-            AttachPlatformDevices(plic);
-            _polled = [.. _polled, _rtc!];
+            _polled = [.. _polled, .. AttachPlatformDevices(plic, config.CommandLine)];
 
             if (loadImage)
             {
@@ -178,11 +177,15 @@ public sealed partial class VirtualMachine : IDisposable
     /// <summary>The HTIF exit code and signature range of a bare-metal program, when one was loaded.</summary>
     public (ulong Begin, ulong End)? SignatureRange { get; private set; }
 
-    /// <summary>Sends keyboard input to the guest console (any thread).</summary>
+    /// <summary>Sends keyboard input to the guest console (any thread): the virtio console when the kernel's console is hvc0, else the SBI console once the guest reads it, else the UART.</summary>
     public void SendConsoleInput(ReadOnlySpan<byte> data)
     {
         _bootWatcher?.InputArrived();
-        if (_sbi?.ConsoleInputUsed == true)
+        if (_inputToVirtioConsole)
+        {
+            _virtioConsole!.EnqueueInput(data);
+        }
+        else if (_sbi?.ConsoleInputUsed == true)
         {
             foreach (byte b in data)
             {

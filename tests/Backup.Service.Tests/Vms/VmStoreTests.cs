@@ -50,6 +50,29 @@ public sealed class VmStoreTests : IDisposable
     }
 
     [Fact]
+    public void An_initrd_is_kept_with_an_absolute_path_omitted_when_absent_and_refused_when_missing()
+    {
+        var data = new ApplianceData(Path.Combine(_dir, "data"));
+        data.EnsureCreated();
+        var store = new VmStore(data);
+        string kernel = File("Image");
+        string initrd = File("initrd.img");
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, initrd);
+        var withInitrd = store.Create(new VmDefinition { Name = "stock", Kernel = kernel, Initrd = relative, Disks = [new VmDiskDefinition { Path = File("a.img") }] });
+        Assert.Equal(initrd, withInitrd.Initrd);
+        Assert.Equal(initrd, store.Get("stock").Initrd);
+        Assert.Equal(initrd, store.Get("stock").ToConfiguration([]).InitrdPath);
+
+        var without = store.Create(new VmDefinition { Name = "plain", Kernel = kernel, Disks = [new VmDiskDefinition { Path = File("b.img") }] });
+        Assert.Null(store.Get("plain").Initrd);
+        Assert.DoesNotContain("initrd", without.ToJson(), StringComparison.Ordinal); // older readers see the same definition
+
+        string missing = Path.Combine(_dir, "no-initrd.img");
+        var e = Assert.Throws<ArgumentException>(() => store.Create(new VmDefinition { Name = "broken", Kernel = kernel, Initrd = missing }));
+        Assert.Equal($"VM 'broken': initrd '{missing}' does not exist", e.Message);
+    }
+
+    [Fact]
     public void A_firmware_vm_pins_its_firmware_files_and_a_missing_one_is_refused_by_name()
     {
         var data = new ApplianceData(Path.Combine(_dir, "data"));

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Backup.Hypervisor.Snapshots;
 
 namespace Backup.Hypervisor.Devices.Virtio;
 
@@ -9,9 +11,15 @@ namespace Backup.Hypervisor.Devices.Virtio;
 /// specification lets the device fill fewer bytes than offered; Linux asks for 64 at a time). A request with a
 /// device-readable buffer, or with buffers outside guest RAM, is completed with nothing written and reported; the
 /// queue stays usable. Without it a guest kernel that needs entropy early (getrandom before its own pool is seeded)
-/// waits for timer jitter. It keeps no state of its own: its transport's section holds the queue.
+/// waits for timer jitter.
+/// <para>
+/// A <em>reproducible</em> device (for machines on the deterministic clock, whose runs and checkpoint restores must
+/// replay bit for bit) instead hands out a fixed stream: SHA-256 of a block counter, 32 bytes per block. It is
+/// predictable by design — deterministic machines are for tests and benchmarks — and its position is the device's
+/// state section ("virtio-rng-source"; the queue is in its transport's section).
+/// </para>
 /// </summary>
-public sealed class VirtioEntropyDevice : IVirtioDeviceBackend
+public sealed class VirtioEntropyDevice : IVirtioDeviceBackend, IDeviceState
 {
     /// <summary>Virtio device ID of an entropy source.</summary>
     public const uint EntropyDeviceId = 4;
@@ -21,6 +29,15 @@ public sealed class VirtioEntropyDevice : IVirtioDeviceBackend
 
     /// <summary>Most bytes one request is given.</summary>
     public const int MaxBytesPerRequest = 64 << 10;
+
+    private readonly byte[] _block = new byte[32];
+    private ulong _position;
+
+    /// <param name="reproducible">Hand out the fixed, replayable stream instead of the host's random bytes.</param>
+    public VirtioEntropyDevice(bool reproducible = false) => Reproducible = reproducible;
+
+    /// <summary>True when the device hands out the fixed, replayable stream.</summary>
+    public bool Reproducible { get; }
 
     /// <summary>Random bytes handed to the guest since the device was created.</summary>
     public long BytesProvided { get; private set; }
@@ -81,7 +98,7 @@ public sealed class VirtioEntropyDevice : IVirtioDeviceBackend
             long written = 0;
             while (written < wanted && chain.TryGetStreamSpan(writable: true, written, wanted - written, out var span))
             {
-                RandomNumberGenerator.Fill(span);
+                Fill(span);
                 written += span.Length;
             }
 
@@ -93,5 +110,55 @@ public sealed class VirtioEntropyDevice : IVirtioDeviceBackend
             BytesProvided += written;
             queue.Complete(chain, (uint)written);
         }
+    }
+
+    private void Fill(Span<byte> destination)
+    {
+        if (!Reproducible)
+        {
+            RandomNumberGenerator.Fill(destination);
+            return;
+        }
+
+        Span<byte> counter = stackalloc byte[8];
+        for (int i = 0; i < destination.Length; i++, _position++)
+        {
+            int within = (int)(_position % 32);
+            if (within == 0 || i == 0)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(counter, _position / 32);
+                SHA256.HashData(counter, _block);
+            }
+
+            destination[i] = _block[within];
+        }
+    }
+
+    /// <inheritdoc />
+    public string StateName => "virtio-rng-source";
+
+    /// <inheritdoc />
+    public int StateVersion => 1;
+
+    /// <inheritdoc />
+    public void SaveState(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteBool(Reproducible);
+        writer.WriteU64(_position);
+    }
+
+    /// <inheritdoc />
+    public void RestoreState(StateReader reader, int version)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        reader.RequireVersion(version, 1);
+        bool reproducible = reader.ReadBool();
+        ulong position = reader.ReadU64();
+        reader.ExpectEnd();
+
+        // A machine restored on the other clock mode (as the clock itself allows) switches source: a reproducible
+        // stream restarts where the saved one was, or at 0 after a host-random device.
+        _position = reproducible ? position : 0;
     }
 }

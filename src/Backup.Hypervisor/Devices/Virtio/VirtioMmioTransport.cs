@@ -296,6 +296,12 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceState
         }
     }
 
+    /// <summary>
+    /// Services queue <paramref name="queueIndex"/> as a driver notify would, for work that starts on the host side
+    /// (input arriving for a receive queue). Does nothing before DRIVER_OK or on a queue that is not ready.
+    /// </summary>
+    public void ServiceQueue(int queueIndex) => Notify((uint)queueIndex);
+
     private void Notify(uint queueIndex)
     {
         if (queueIndex >= (uint)_queues.Length)
