@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Backup.Disks.BlockDevices;
+using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Tests.Support;
 using Backup.Hypervisor.Timing;
@@ -15,7 +16,8 @@ namespace Backup.Hypervisor.Tests.Linux;
 /// core: /init loads the kernel's virtio and ext4 modules, mounts an ext4 data disk, reads the host's file, writes its
 /// own, does floating-point arithmetic in busybox awk and powers off. Both machines must do all of it. The kernel's
 /// consoles are hvc0 (a virtio console, live once /init has loaded virtio_mmio) and ttyS0 (the last, so /dev/console):
-/// its messages from then on must come out of both.
+/// its messages from then on must come out of both. The same kernel and initramfs also boot from an extlinux disk
+/// through OpenSBI and U-Boot, on both machines.
 /// </summary>
 public sealed class DebianStockGuestTests(ITestOutputHelper output)
 {
@@ -65,6 +67,68 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The way a distribution's disk image boots on virt: Debian's OpenSBI and U-Boot, unmodified, read
+    /// extlinux.conf from the disk's ext4 partition and boot the stock kernel and initramfs stored there; /init then
+    /// mounts that same partition. On qemu-system-riscv64 (the reference, the same firmware files) and on our core.
+    /// </summary>
+    [Fact]
+    public void Stock_kernel_and_initrd_boot_from_an_extlinux_disk_through_opensbi_and_u_boot_on_qemu_and_on_our_core()
+    {
+        var guest = DebianStockGuest.Locate();
+        string qemuDisk = NewBootDisk(guest);
+        string ourDisk = NewBootDisk(guest);
+        try
+        {
+            var (code, qemuConsole, _, qemuTime) = QemuRiscv.BootFirmware(FirmwareBoot.DefaultOpenSbiPath, FirmwareBoot.DefaultUBootPath, qemuDisk, TimeSpan.FromMinutes(3));
+            output.WriteLine($"qemu-system-riscv64 (OpenSBI + U-Boot): exit {code} after {qemuTime.TotalSeconds:F2} s");
+            AssertFirmwareBooted("qemu-system-riscv64", qemuConsole, code == 0, $"exit code {code}");
+            Assert.Equal(DebianStockGuest.GuestFileContent, Ext4Image.ReadFile(qemuDisk, "/from-guest.txt", ExtlinuxDisk.PartitionOffset));
+
+            var (exit, ourConsole, ourTime, toInit, _) = BootOurs(new VmConfiguration
+            {
+                Firmware = FirmwareBoot.OpenSbiUBoot(),
+                MemorySize = 256UL << 20,
+                Clock = ClockMode.RealTime,
+                Execution = ExecutionMode.Translated,
+            }, ourDisk);
+            output.WriteLine($"ours (OpenSBI + U-Boot): {exit} after {ourTime.TotalSeconds:F2} s (/init reached after {toInit?.TotalSeconds.ToString("F2") ?? "never"} s)");
+            AssertFirmwareBooted("our core", ourConsole, exit.Kind == VmExitKind.PowerOff, exit.ToString());
+            Assert.Equal(DebianStockGuest.GuestFileContent, Ext4Image.ReadFile(ourDisk, "/from-guest.txt", ExtlinuxDisk.PartitionOffset));
+            Assert.Equal(HostFileContent + "\n", Ext4Image.ReadFile(ourDisk, "/from-host.txt", ExtlinuxDisk.PartitionOffset));
+        }
+        finally
+        {
+            File.Delete(qemuDisk);
+            File.Delete(ourDisk);
+        }
+    }
+
+    private static string NewBootDisk(DebianStockGuest guest)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"debian-stock-boot-{Guid.NewGuid():N}.img");
+        ExtlinuxDisk.Create(path, 64L << 20, new Dictionary<string, byte[]>
+        {
+            ["boot/Image"] = File.ReadAllBytes(guest.KernelPath),
+            ["boot/initrd.img"] = File.ReadAllBytes(guest.InitrdPath),
+            ["extlinux/extlinux.conf"] = ExtlinuxDisk.Config("console=ttyS0", "/boot/initrd.img"),
+            ["from-host.txt"] = System.Text.Encoding.ASCII.GetBytes(HostFileContent + "\n"),
+        });
+        return path;
+    }
+
+    private static void AssertFirmwareBooted(string machine, string console, bool poweredOff, string how)
+    {
+        AssertRanToPowerOff(machine, console, poweredOff, how);
+        int at = 0;
+        foreach (string milestone in new[] { "OpenSBI v", "U-Boot 20", "Found /extlinux/extlinux.conf", "Starting kernel ...", "Run /init as init process", "debian-stock: mounted /dev/vda1" })
+        {
+            int found = console.IndexOf(milestone, at, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"{machine}: '{milestone}' missing (or out of order) on the console:\n{console}");
+            at = found + milestone.Length;
+        }
+    }
+
     private static string NewDataDisk()
     {
         string path = Path.Combine(Path.GetTempPath(), $"debian-stock-data-{Guid.NewGuid():N}.ext4");
@@ -72,8 +136,20 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
         return path;
     }
 
-    /// <summary>Boots on our core (translated, real time, 256 MiB); stops at once on a kernel panic.</summary>
-    private static (VmExit Exit, string Console, TimeSpan Elapsed, TimeSpan? ToInit, long HvcBytes) BootOurs(DebianStockGuest guest, string diskPath)
+    /// <summary>Boots the kernel and initrd directly on our core (translated, real time, 256 MiB).</summary>
+    private static (VmExit Exit, string Console, TimeSpan Elapsed, TimeSpan? ToInit, long HvcBytes) BootOurs(DebianStockGuest guest, string diskPath) =>
+        BootOurs(new VmConfiguration
+        {
+            KernelPath = guest.KernelPath,
+            InitrdPath = guest.InitrdPath,
+            MemorySize = 256UL << 20,
+            CommandLine = CommandLine,
+            Clock = ClockMode.RealTime,
+            Execution = ExecutionMode.Translated,
+        }, diskPath);
+
+    /// <summary>Boots <paramref name="config"/> with <paramref name="diskPath"/> as its disk; stops at once on a kernel panic.</summary>
+    private static (VmExit Exit, string Console, TimeSpan Elapsed, TimeSpan? ToInit, long HvcBytes) BootOurs(VmConfiguration config, string diskPath)
     {
         using var disk = RawFileDisk.Open(diskPath, readOnly: false);
         var console = new ConsoleCapture();
@@ -81,16 +157,7 @@ public sealed class DebianStockGuestTests(ITestOutputHelper output)
         TimeSpan? toInit = null;
         VirtualMachine? machine = null;
         var line = new System.Text.StringBuilder();
-        using var vm = new VirtualMachine(new VmConfiguration
-        {
-            KernelPath = guest.KernelPath,
-            InitrdPath = guest.InitrdPath,
-            Disks = [disk],
-            MemorySize = 256UL << 20,
-            CommandLine = CommandLine,
-            Clock = ClockMode.RealTime,
-            Execution = ExecutionMode.Translated,
-        }, b =>
+        using var vm = new VirtualMachine(config with { Disks = [disk] }, b =>
         {
             console.Write(b);
             if (b != '\n')

@@ -25,10 +25,14 @@ internal static class Ext4Image
         }
     }
 
-    /// <summary>The contents of <paramref name="name"/> (an absolute path in the file system), or null when it does not exist.</summary>
-    public static string? ReadFile(string image, string name)
+    /// <summary>
+    /// The contents of <paramref name="name"/> (an absolute path in the file system, which starts
+    /// <paramref name="offset"/> bytes into the image), or null when it does not exist.
+    /// </summary>
+    public static string? ReadFile(string image, string name, long offset = 0)
     {
-        var (code, output, error) = Run("debugfs", ["-R", $"cat {name}", image], check: false);
+        string device = offset == 0 ? image : $"{image}?offset={offset}"; // e2fsprogs' unix I/O option: a partition
+        var (code, output, error) = Run("debugfs", ["-R", $"cat {name}", device], check: false);
         return code != 0 || error.Contains("File not found", StringComparison.Ordinal) ? null : output;
     }
 

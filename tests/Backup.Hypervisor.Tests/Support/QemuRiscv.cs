@@ -12,7 +12,17 @@ internal static class QemuRiscv
     /// serial console, what the guest wrote to the virtio console (hvc0) and the time. Killed after
     /// <paramref name="timeout"/> (exit code -1).
     /// </summary>
-    public static (int ExitCode, string Console, string Hvc, TimeSpan Elapsed) Boot(string kernel, string initrd, string disk, string commandLine, TimeSpan timeout)
+    public static (int ExitCode, string Console, string Hvc, TimeSpan Elapsed) Boot(string kernel, string initrd, string disk, string commandLine, TimeSpan timeout) =>
+        Run(["-kernel", kernel, "-initrd", initrd, "-append", commandLine], disk, timeout);
+
+    /// <summary>
+    /// Boots the way a distribution's disk image boots on virt: <paramref name="firmware"/> (OpenSBI fw_dynamic) as
+    /// the BIOS and <paramref name="payload"/> (U-Boot) as the next stage, which boots from <paramref name="disk"/>.
+    /// </summary>
+    public static (int ExitCode, string Console, string Hvc, TimeSpan Elapsed) BootFirmware(string firmware, string payload, string disk, TimeSpan timeout) =>
+        Run(["-bios", firmware, "-kernel", payload], disk, timeout);
+
+    private static (int ExitCode, string Console, string Hvc, TimeSpan Elapsed) Run(string[] boot, string disk, TimeSpan timeout)
     {
         string hvc = Path.Combine(Path.GetTempPath(), $"qemu-hvc0-{Guid.NewGuid():N}.txt");
         var info = new ProcessStartInfo("qemu-system-riscv64")
@@ -22,14 +32,12 @@ internal static class QemuRiscv
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[]
+        foreach (string a in new[] { "-M", "virt", "-m", "256M", "-smp", "1", "-nographic", "-no-reboot" }.Concat(boot).Concat(new[]
         {
-            "-M", "virt", "-m", "256M", "-smp", "1", "-nographic", "-no-reboot",
-            "-kernel", kernel, "-initrd", initrd, "-append", commandLine,
             "-drive", $"file={disk},format=raw,if=none,id=data", "-device", "virtio-blk-device,drive=data",
             "-device", "virtio-rng-device",
             "-chardev", $"file,id=hvc,path={hvc}", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=hvc",
-        })
+        }))
         {
             info.ArgumentList.Add(a);
         }
