@@ -21,38 +21,7 @@ static double a[M][M], b[M][M], c[M][M];
 static double re[FFT_N], im[FFT_N], twr[FFT_N / 2], twi[FFT_N / 2];
 static float xs[4096], ys[4096];
 
-static volatile u8 *const uart = (volatile u8 *)0x10000000UL;
-static volatile u32 *const test_device = (volatile u32 *)0x100000UL;
-
-static void put(char ch)
-{
-	while ((uart[5] & 0x20) == 0)
-		;
-	uart[0] = (u8)ch;
-}
-
-static void puts_(const char *s)
-{
-	while (*s)
-		put(*s++);
-}
-
-static void put_u64(u64 v, int hex)
-{
-	char digits[20];
-	int n = 0;
-	if (hex) {
-		for (int i = 15; i >= 0; i--)
-			put("0123456789abcdef"[(v >> (4 * i)) & 15]);
-		return;
-	}
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		put(digits[--n]);
-}
+#include "console.h"
 
 static u64 hash = 0xcbf29ce484222325UL;
 
