@@ -26,7 +26,9 @@ internal static unsafe partial class BlockEmitter
 
     private static FieldInfo HartField(string name) => typeof(Hart).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
 
-    private static MethodInfo Kernel(Type type, string name) => type.GetMethod(name, BindingFlags.Static | BindingFlags.Public)!;
+    /// <summary>The static kernel <paramref name="name"/> of <paramref name="type"/> (FloatKernels names its generic kernels after their <see cref="FloatForm"/>).</summary>
+    private static MethodInfo Kernel(Type type, string name) =>
+        type.GetMethod(name, BindingFlags.Static | BindingFlags.Public) ?? throw new MissingMethodException(type.Name, name);
 
     private sealed partial class Builder
     {
