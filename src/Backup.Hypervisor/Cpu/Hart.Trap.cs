@@ -124,4 +124,46 @@ public sealed unsafe partial class Hart
         UpdateMmuContext();
         return _sepc;
     }
+
+    /// <summary>
+    /// Takes the trap recorded in <c>_trapCause</c>/<c>_trapValue</c> for the instruction at <paramref name="pc"/>
+    /// (then any interrupt that became takeable) and returns the new pc. Stops the machine when the guest traps
+    /// over and over without retiring anything. Shared by the interpreter and the translated tier.
+    /// </summary>
+    private ulong TakeTrap(ulong pc)
+    {
+        if (_instret == _instretAtLastTrap && ++_trapsWithoutProgress >= MaxTrapsWithoutProgress)
+        {
+            Fatal($"the guest is stuck: {MaxTrapsWithoutProgress} traps in a row without executing an instruction (last: cause {_trapCause}, tval 0x{_trapValue:x}, pc 0x{pc:x}, mode {_mode}, stvec 0x{_stvec:x}, mtvec 0x{_mtvec:x})");
+            return pc;
+        }
+
+        if (_instret != _instretAtLastTrap)
+        {
+            _trapsWithoutProgress = 0;
+            _instretAtLastTrap = _instret;
+        }
+
+        pc = EnterTrap(pc, _trapCause, _trapValue);
+        if (FatalError is not null)
+        {
+            return pc;
+        }
+
+        _breakQuantum = false;
+        ulong irq = PendingInterruptCause();
+        if (irq != 0)
+        {
+            pc = EnterTrap(pc, irq, 0);
+            _breakQuantum = false;
+        }
+
+        return pc;
+    }
+
+    /// <summary>Consecutive traps with no instruction retired in between after which the VM is stopped.</summary>
+    internal const int MaxTrapsWithoutProgress = 10_000;
+
+    private ulong _instretAtLastTrap = ulong.MaxValue;
+    private int _trapsWithoutProgress;
 }
