@@ -62,6 +62,11 @@ public sealed unsafe partial class Hart
             return StepResult.Illegal;
         }
 
+        if (form is FloatForm.Load or FloatForm.Store)
+        {
+            return form == FloatForm.Load ? LoadFloat(inst) : StoreFloat(inst);
+        }
+
         int rm = 0;
         if (FloatDecoding.HasRoundingMode(form) && (rm = RoundingMode(inst)) < 0)
         {
@@ -73,8 +78,6 @@ public sealed unsafe partial class Hart
         uint flags = _fflags; // flags already raised let the fast paths skip their exactness checks
         switch (form)
         {
-            case FloatForm.Load: return LoadFloat(inst);
-            case FloatForm.Store: return StoreFloat(inst);
             case FloatForm.MulAdd: WriteFloat(rd, FloatKernels.MulAdd(inst, a, b, _f[inst >> 27], rm, ref flags)); break;
             case FloatForm.Arithmetic: WriteFloat(rd, FloatKernels.Arithmetic(inst, a, b, rm, ref flags)); break;
             case FloatForm.SquareRoot: WriteFloat(rd, FloatKernels.SquareRoot(inst, a, rm, ref flags)); break;
