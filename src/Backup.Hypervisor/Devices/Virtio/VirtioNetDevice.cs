@@ -38,6 +38,7 @@ public sealed partial class VirtioNetDevice : IVirtioDeviceBackend, IDeviceState
 
     private readonly INetworkLink _link;
     private readonly Action? _wake;
+    private readonly ulong _offered;
     private readonly byte[] _frame = new byte[FrameLimits.MaximumSuperFrameLength];
     private volatile bool _receiveSignalled;
     private ulong _features;
@@ -48,7 +49,12 @@ public sealed partial class VirtioNetDevice : IVirtioDeviceBackend, IDeviceState
     /// <param name="link">The network port the card is plugged into; the device sets its notifier.</param>
     /// <param name="name">Names the device in its state section ("virtio-net0").</param>
     /// <param name="wake">Called (from any thread) when frames arrive or the link changes, to wake the VM thread.</param>
-    public VirtioNetDevice(MacAddress mac, INetworkLink link, string name = "virtio-net0", Action? wake = null)
+    /// <param name="offeredFeatures">
+    /// The features offered: <see cref="VirtioNetFeatures.Offered"/> or a subset that keeps MAC and STATUS (a NIC without
+    /// offloads, or without MRG_RXBUF).
+    /// </param>
+    public VirtioNetDevice(MacAddress mac, INetworkLink link, string name = "virtio-net0", Action? wake = null,
+        ulong offeredFeatures = VirtioNetFeatures.Offered)
     {
         ArgumentNullException.ThrowIfNull(link);
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -57,7 +63,14 @@ public sealed partial class VirtioNetDevice : IVirtioDeviceBackend, IDeviceState
             throw new ArgumentException($"NIC address {mac} is not a unicast MAC address", nameof(mac));
         }
 
+        const ulong required = VirtioNetFeatures.Mac | VirtioNetFeatures.Status;
+        if ((offeredFeatures & ~VirtioNetFeatures.Offered) != 0 || (offeredFeatures & required) != required)
+        {
+            throw new ArgumentException($"features 0x{offeredFeatures:x} are not a subset of 0x{VirtioNetFeatures.Offered:x} that includes MAC and STATUS", nameof(offeredFeatures));
+        }
+
         Mac = mac;
+        _offered = offeredFeatures;
         _link = link;
         _wake = wake;
         StateName = name;
@@ -82,7 +95,7 @@ public sealed partial class VirtioNetDevice : IVirtioDeviceBackend, IDeviceState
     public uint DeviceId => NetDeviceId;
 
     /// <inheritdoc />
-    public ulong DeviceFeatures => VirtioNetFeatures.Offered;
+    public ulong DeviceFeatures => _offered;
 
     /// <inheritdoc />
     public int QueueCount => 2;
@@ -231,7 +244,7 @@ public sealed partial class VirtioNetDevice : IVirtioDeviceBackend, IDeviceState
             throw reader.Fail($"the checkpoint's NIC has MAC address {mac}, but this machine's {StateName} is configured with {Mac}: give the NIC its saved address");
         }
 
-        if ((features & ~(VirtioNetFeatures.Offered | VirtioFeatures.Version1 | VirtioFeatures.RingIndirectDescriptors)) != 0)
+        if ((features & ~(_offered | VirtioFeatures.Version1 | VirtioFeatures.RingIndirectDescriptors)) != 0)
         {
             throw reader.Fail($"saved features 0x{features:x} include bits this device never offers");
         }
