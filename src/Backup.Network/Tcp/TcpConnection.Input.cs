@@ -16,6 +16,7 @@ internal sealed partial class TcpConnection
             State = TcpState.SynSent;
             _rcvShift = _ourScale;
             _sndNxt = _iss + 1;
+            _sndMax = _sndNxt;
             SendSyn(ack: false);
             Arm(TimerMode.Retransmit, _rtoMs);
         }
@@ -34,6 +35,7 @@ internal sealed partial class TcpConnection
             _wl1 = syn.Seq;
             _wl2 = _iss;
             _sndNxt = _iss + 1;
+            _sndMax = _sndNxt;
             SendSyn(ack: true);
             Arm(TimerMode.Retransmit, _rtoMs);
         }
@@ -246,10 +248,19 @@ internal sealed partial class TcpConnection
     private bool ProcessAck(in TcpHeader h, int payloadLength)
     {
         uint ack = h.Ack;
-        if (SeqGt(ack, _sndNxt))
+        if (SeqGt(ack, _sndMax))
         {
             SendAck();
             return false;
+        }
+
+        if (SeqGt(ack, _sndNxt))
+        {
+            _sndNxt = ack; // the peer had what a go-back would resend
+            if (_finEverSent && SeqGt(ack, _finSeq))
+            {
+                _finSent = true;
+            }
         }
 
         long window = (long)h.Window << _sndShift;
@@ -260,7 +271,7 @@ internal sealed partial class TcpConnection
             int data = Math.Min(acked, _send.Count);
             _send.Discard(data);
             _sndUna = ack;
-            if (_finSent && SeqGt(ack, _finSeq))
+            if (_finEverSent && SeqGt(ack, _finSeq))
             {
                 _finAcked = true;
             }

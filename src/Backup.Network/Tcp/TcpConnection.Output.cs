@@ -50,15 +50,16 @@ internal sealed partial class TcpConnection
                     _rttStart = Environment.TickCount64;
                 }
 
-                _sndNxt += (uint)length;
+                AdvanceSent((uint)length);
                 ArmRetransmitIfIdle();
             }
             else if (_writeClosed)
             {
                 _finSeq = _sndNxt;
                 Emit(_sndNxt, TcpHeader.AckFlag | TcpHeader.Fin, flight, 0);
-                _sndNxt++;
+                AdvanceSent(1);
                 _finSent = true;
+                _finEverSent = true;
                 State = State switch
                 {
                     TcpState.Established => TcpState.FinWait1,
@@ -254,7 +255,7 @@ internal sealed partial class TcpConnection
         // zero-window probe: one byte beyond the window; its ACK carries the peer's current window
         _backoff++;
         Emit(_sndNxt, TcpHeader.AckFlag, 0, 1);
-        _sndNxt++;
+        AdvanceSent(1);
         Arm(TimerMode.Retransmit, CurrentRto());
     }
 

@@ -30,10 +30,10 @@ internal sealed partial class TcpConnection : IDisposable
     private TaskCompletionSource? _writable;
     private NetworkException? _failure;
 
-    private uint _iss, _sndUna, _sndNxt, _wl1, _wl2, _finSeq, _recover, _rttSeq;
+    private uint _iss, _sndUna, _sndNxt, _sndMax, _wl1, _wl2, _finSeq, _recover, _rttSeq;
     private long _sndWnd, _cwnd, _ssthresh = long.MaxValue;
     private int _mss = 536, _sndShift, _rcvShift, _dupAcks, _retries, _backoff;
-    private bool _finSent, _finAcked, _writeClosed, _inRecovery, _timing, _appClosed;
+    private bool _finSent, _finEverSent, _finAcked, _writeClosed, _inRecovery, _timing, _appClosed;
     private uint _irs, _rcvNxt;
     private bool _finReceived, _ackPending, _peerScales;
     private long _advertisedRight;
@@ -276,6 +276,25 @@ internal sealed partial class TcpConnection : IDisposable
         var w = _writable;
         _writable = null;
         w?.TrySetResult();
+    }
+
+    /// <summary>The connection's sequence state, for diagnostics and tests.</summary>
+    public override string ToString()
+    {
+        lock (_gate)
+        {
+            return $"{State} {Peer}: snd.una {_sndUna - _iss} nxt {_sndNxt - _iss} wnd {_sndWnd} cwnd {_cwnd} ssthresh {_ssthresh} sendbuf {_send.Count} fin {_finSent}/{_finAcked} timer {_timerMode} rto {CurrentRto()} retries {_retries}; rcv.nxt {_rcvNxt - _irs} recvbuf {_recv.Count} ooo {_outOfOrder.Count} fin {_finReceived}";
+        }
+    }
+
+    /// <summary>Moves SND.NXT on; SND.MAX remembers the highest sent, which ACKs may cover after a go-back.</summary>
+    private void AdvanceSent(uint count)
+    {
+        _sndNxt += count;
+        if (SeqGt(_sndNxt, _sndMax))
+        {
+            _sndMax = _sndNxt;
+        }
     }
 
     private static bool SeqLt(uint a, uint b) => (int)(a - b) < 0;

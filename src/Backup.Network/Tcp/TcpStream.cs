@@ -27,6 +27,9 @@ public sealed class TcpStream : Stream
     /// <summary>The connection's TCP state.</summary>
     public TcpState State => _connection.State;
 
+    /// <summary>The connection's state and sequence numbers, for diagnostics.</summary>
+    public override string ToString() => _connection.ToString();
+
     /// <inheritdoc />
     public override bool CanRead => true;
 

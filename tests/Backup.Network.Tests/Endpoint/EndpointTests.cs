@@ -167,7 +167,16 @@ public sealed class EndpointTests(ITestOutputHelper output)
 
             client.ShutdownWrite();
         });
-        var received = await ReadAllAsync(server, size).WaitAsync(TimeSpan.FromSeconds(120));
+        byte[] received;
+        try
+        {
+            received = await ReadAllAsync(server, size).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"transfer stalled: client {client}; server {server}");
+            throw;
+        }
         await send.WaitAsync(Timeout);
         Assert.Equal(size, received.Length);
         if (verify)
