@@ -20,6 +20,7 @@ public sealed class TcpPortForward : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private long _accepted, _failed, _active;
+    private int _disposed;
     private string? _lastFailure;
 
     /// <summary>Starts listening on <paramref name="spec"/>'s loopback address and port.</summary>
@@ -73,6 +74,11 @@ public sealed class TcpPortForward : IDisposable
     /// <summary>Stops listening and resets every bridged connection.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stop.Cancel();
         _listener.Stop();
         try
