@@ -32,6 +32,8 @@ public sealed partial class QemuGuestAgentClient : IDisposable
     private TaskCompletionSource<JsonElement>? _pending;
     private string _pendingCommand = string.Empty;
     private long? _syncId;
+    private int _ignoredWhileSyncing;
+    private string? _lastIgnored;
     private volatile bool _needsSync = true;
 
     /// <param name="send">Delivers request bytes to the guest's end of the port.</param>
@@ -179,6 +181,8 @@ public sealed partial class QemuGuestAgentClient : IDisposable
             _pending = answer;
             _pendingCommand = command;
             _syncId = syncId;
+            _ignoredWhileSyncing = 0;
+            _lastIgnored = null;
         }
 
         try
@@ -189,7 +193,14 @@ public sealed partial class QemuGuestAgentClient : IDisposable
         catch (TimeoutException e)
         {
             _needsSync = true;
-            throw new QemuGuestAgentException(command, QemuGuestAgentErrorKind.Timeout, $"no answer within {timeout.TotalSeconds:0.###} s", e);
+            string ignored;
+            lock (_lock)
+            {
+                ignored = _ignoredWhileSyncing == 0 ? string.Empty
+                    : $" ({_ignoredWhileSyncing} line(s) that were not the answer were ignored, the last: {_lastIgnored})";
+            }
+
+            throw new QemuGuestAgentException(command, QemuGuestAgentErrorKind.Timeout, $"no answer within {timeout.TotalSeconds:0.###} s{ignored}", e);
         }
         catch (QemuGuestAgentException e) when (e.Kind != QemuGuestAgentErrorKind.GuestError)
         {
@@ -241,7 +252,7 @@ public sealed partial class QemuGuestAgentClient : IDisposable
         {
             if (_pending is null || _syncId is not null)
             {
-                UnsolicitedLines++; // while resynchronising, anything but the sync answer is stale
+                Ignore(line); // while resynchronising, anything but the sync answer is stale
                 return;
             }
 
@@ -251,7 +262,7 @@ public sealed partial class QemuGuestAgentClient : IDisposable
 
         if (_pending is not { } pending)
         {
-            UnsolicitedLines++;
+            Ignore(line);
             return;
         }
 
@@ -264,7 +275,7 @@ public sealed partial class QemuGuestAgentClient : IDisposable
             }
             else
             {
-                UnsolicitedLines++;
+                Ignore(line);
             }
 
             return;
@@ -285,6 +296,13 @@ public sealed partial class QemuGuestAgentClient : IDisposable
         {
             Fail(QemuGuestAgentErrorKind.Garbage, $"the answer has neither \"return\" nor \"error\": {Preview(line)}");
         }
+    }
+
+    private void Ignore(byte[] line)
+    {
+        UnsolicitedLines++;
+        _ignoredWhileSyncing++;
+        _lastIgnored = Preview(line);
     }
 
     private static string Preview(byte[] line)

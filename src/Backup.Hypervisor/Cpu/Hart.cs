@@ -133,13 +133,16 @@ public sealed unsafe partial class Hart : IInterruptTarget
 
     /// <summary>
     /// Configures the M-mode state the host firmware provides before entering S-mode: all delegable traps and
-    /// S interrupts go to S, counters are readable, Sstc is enabled.
+    /// S interrupts go to S, counters are readable, Sstc is enabled. As OpenSBI does at boot, scounteren starts with
+    /// CY, TM and IR set: Linux never writes it without the SBI PMU extension, and its vDSO reads <c>time</c> in
+    /// U-mode (glibc's clock_gettime; qemu-ga dies with SIGILL at its first timer without it).
     /// </summary>
     public void ConfigureHostFirmware()
     {
         _medeleg = 0xB3FF & ~(1UL << (int)TrapCause.EnvironmentCallFromS);
         _mideleg = InterruptBits.SSIP | InterruptBits.STIP | InterruptBits.SEIP;
         _mcounteren = 0xFFFF_FFFF;
+        _scounteren = 0x7;
         _menvcfg = MenvcfgStce;
         _mie = 0;
     }

@@ -68,7 +68,7 @@ public sealed partial class VirtualMachine
         if (Agent is null)
         {
             var plain = Checkpoint(path, incremental);
-            plain.ConsistencyNote = "the VM has no guest agent (neither the QEMU guest agent nor the agent channel); the checkpoint is crash-consistent";
+            plain.ConsistencyNote = "the VM has no guest-agent channel (neither the QEMU guest agent nor the agent UART); the checkpoint is crash-consistent";
             return plain;
         }
 
