@@ -78,7 +78,7 @@ public sealed class DebianQgaGuestTests(ITestOutputHelper output)
     {
         using var run = await QgaGuestRun.StartAsync(DebianQgaGuest.TryLocate(out _)!);
         const string fake = """
-            sleep 0.3; kill $(cat /run/qemu-ga.pid); sleep 1
+            sleep 0.3; kill $(pidof qemu-ga); sleep 1
             exec 3<>/dev/virtio-ports/org.qemu.guest_agent.0 || exit 1
             echo "debian-qga: fake agent on the port" > /dev/console
             n=0
