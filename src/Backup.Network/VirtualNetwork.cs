@@ -20,6 +20,7 @@ public sealed class VirtualNetwork : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, MacAddress> _vms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SwitchPort> _ports = new(StringComparer.Ordinal);
     private readonly List<TcpPortForward> _forwards = [];
     private bool _disposed;
 
@@ -109,9 +110,39 @@ public sealed class VirtualNetwork : IDisposable
 
             var port = Switch.CreatePort(vmName, mac);
             _vms[vmName] = mac;
+            _ports[vmName] = port;
             Dns.Register(label, () => Dhcp.AddressOf(mac));
             return port;
         }
+    }
+
+    /// <summary>
+    /// Unplugs a VM (it stopped): its port goes down, its forwards close and its name leaves DNS. Its lease stays, so
+    /// it gets the same address when it is attached again. Unknown names are ignored.
+    /// </summary>
+    public void Detach(string vmName)
+    {
+        List<TcpPortForward> forwards;
+        SwitchPort? port;
+        lock (_gate)
+        {
+            if (!_vms.Remove(vmName))
+            {
+                return;
+            }
+
+            _ports.Remove(vmName, out port);
+            forwards = _forwards.Where(f => f.GuestName == vmName).ToList();
+            _forwards.RemoveAll(f => f.GuestName == vmName);
+            Dns.Unregister(NetworkName.ToDnsLabel(vmName));
+        }
+
+        foreach (var forward in forwards)
+        {
+            forward.Dispose();
+        }
+
+        port?.Dispose();
     }
 
     /// <summary>The VM's address now (lease or reservation); null when it has none or is not attached.</summary>

@@ -90,20 +90,21 @@ public static class InstantRecovery
         {
             Name = name,
             Autostart = false,
+            Forwards = [],
             Disks = configuration.Vm.Disks.Select((d, i) => d with { Path = Path.Combine(directory, $"{PointStreams.Disk(i)}.overlay") }).ToArray(),
         };
         var prepared = clock.Elapsed;
         ManagedVm vm;
         if (state is null)
         {
-            vm = ManagedVm.Run(definition, overlays, kernel, null, Path.Combine(directory, "state"), console, log, clock);
+            vm = ManagedVm.Run(definition, overlays, kernel, null, Path.Combine(directory, "state"), console, log, clock, request.Networks);
         }
         else
         {
             try
             {
                 vm = ManagedVm.Resume(definition, overlays, kernel, state.Reader.AsStream(), $"restore point {request.PointId}, stream {PointStreams.MemoryState}",
-                    Path.Combine(directory, "state"), console, log, clock);
+                    Path.Combine(directory, "state"), console, log, clock, request.Networks);
             }
             catch
             {
