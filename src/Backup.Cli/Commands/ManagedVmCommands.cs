@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Backup.Cli.Terminal;
+using Backup.Engine.Networks;
 using Backup.Engine.Vms;
 using Backup.Service.Api;
 using Backup.Service.Catalog;
@@ -37,7 +38,9 @@ internal static class ManagedVmCommands
         var qga = new Option<bool>("--qemu-guest-agent") { Description = "add the standard QEMU guest agent's port (virtio-serial org.qemu.guest_agent.0 for the guest's qemu-ga); application-consistent backups freeze through it" };
         var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
         var granularity = new Option<string?>("--cbt-granularity") { Description = "changed-block tracking granularity of the VM's disks, a power of two from 4K to 64M (default 64K)" };
-        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, initrd, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, qga, autostart, granularity };
+        var nics = new Option<string[]>("--nic") { Description = "a network card on an appliance network: network=NAME[,mac=aa:bb:cc:dd:ee:ff] (repeatable, in order: eth0, eth1, ...; at most 4)" };
+        var forwards = new Option<string[]>("--forward") { Description = "forward a host loopback port to the guest: tcp:127.0.0.1:HOSTPORT-:GUESTPORT[,nic=N] (repeatable)" };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, initrd, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, qga, autostart, granularity, nics, forwards };
         command.SetAction(parse => ApplianceCommand.Run(() =>
         {
             if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
@@ -66,12 +69,23 @@ internal static class ManagedVmCommands
                 QemuGuestAgent = parse.GetValue(qga),
                 Autostart = parse.GetValue(autostart),
                 CbtGranularity = ParseGranularity("--cbt-granularity", parse.GetValue(granularity)),
+                Nics = (parse.GetValue(nics) ?? []).Select(VmNicDefinition.Parse).ToArray(),
+                Forwards = (parse.GetValue(forwards) ?? []).Select(PortForwardDefinition.Parse).ToArray(),
             };
             var data = ApplianceCommand.Resolve(parse);
             data.EnsureCreated();
             var created = new VmStore(data).Create(definition);
             Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}, change tracking {DescribeGranularity(created)}, agents {ApplianceHost.DescribeAgents(created)}) in {data.VmDirectory(created.Name)}");
             Console.WriteLine(created.Initrd is null ? $"kernel {created.Kernel}" : $"kernel {created.Kernel}, initrd {created.Initrd}");
+            for (int i = 0; i < created.Nics.Count; i++)
+            {
+                Console.WriteLine($"eth{i}: {created.Nics[i]}");
+            }
+
+            foreach (var forward in created.Forwards)
+            {
+                Console.WriteLine($"forward {forward}");
+            }
             return Task.FromResult(0);
         }));
         return command;

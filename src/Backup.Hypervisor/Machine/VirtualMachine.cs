@@ -89,11 +89,11 @@ public sealed partial class VirtualMachine : IDisposable
             }
 
             _sbi?.AttachHarts(_harts);
-            Description = WithQemuAgentSlot(WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
+            Description = WithNics(WithQemuAgentSlot(WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
             {
                 Isa = "rv64imafdc_zicsr_zifencei_sstc",
                 AgentUart = config.AgentChannel ? new UartDescription { Base = AgentUartBase, Irq = AgentUartIrq } : null,
-            }), config.QemuGuestAgent);
+            }), config.QemuGuestAgent), config.Nics.Count);
 
             _clint = new Clint(_harts, _clock, Description.Clint!.Base);
             var plic = _plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
@@ -134,7 +134,7 @@ public sealed partial class VirtualMachine : IDisposable
                 _stateParts.Add(_sbi);
             }
 
-            _polled = [.. _polled, .. AttachPlatformDevices(plic, config.CommandLine), .. AttachQemuAgent(plic)];
+            _polled = [.. _polled, .. AttachPlatformDevices(plic, config.CommandLine), .. AttachQemuAgent(plic), .. AttachNics(plic)];
 
             if (loadImage)
             {
@@ -154,6 +154,7 @@ public sealed partial class VirtualMachine : IDisposable
         }
         catch
         {
+            DetachNics();
             _ram.Dispose();
             throw;
         }
@@ -490,6 +491,7 @@ public sealed partial class VirtualMachine : IDisposable
     {
         RequestStop("disposed");
         _thread?.Join();
+        DetachNics();
         _ram.Dispose();
         _wake.Dispose();
         QemuAgent?.Dispose();

@@ -40,6 +40,9 @@ public sealed record VmConfiguration
 
     public ClockMode Clock { get; init; } = ClockMode.RealTime;
 
+    /// <summary>Network cards (virtio-net), at most <see cref="VirtualMachine.MaxNics"/>, each with its own unicast MAC.</summary>
+    public IReadOnlyList<VmNic> Nics { get; init; } = [];
+
     /// <summary>Adds the guest-agent channel: a second 16550 (Linux's ttyS1) served by <see cref="VirtualMachine.Agent"/>.</summary>
     public bool AgentChannel { get; init; }
 
@@ -120,6 +123,8 @@ public sealed record VmConfiguration
             throw new ArgumentException($"{Disks.Count} disks requested; at most 8 virtio slots exist");
         }
 
+        ValidateNics();
+
         if (!Enum.IsDefined(Execution))
         {
             throw new ArgumentException($"execution mode {(int)Execution} is neither interpreter nor translated");
@@ -128,6 +133,39 @@ public sealed record VmConfiguration
         if (Quantum is < 16 or > 1_000_000)
         {
             throw new ArgumentException($"quantum {Quantum} is outside 16..1000000 instructions");
+        }
+    }
+
+    private void ValidateNics()
+    {
+        if (Nics is null)
+        {
+            throw new ArgumentException("Nics must not be null (use an empty list)");
+        }
+
+        if (Nics.Count > VirtualMachine.MaxNics)
+        {
+            throw new ArgumentException($"{Nics.Count} NICs requested; a VM has at most {VirtualMachine.MaxNics}");
+        }
+
+        var seen = new HashSet<ulong>();
+        for (int i = 0; i < Nics.Count; i++)
+        {
+            var nic = Nics[i] ?? throw new ArgumentException($"NIC {i} is null");
+            if (nic.Link is null)
+            {
+                throw new ArgumentException($"NIC {i} ({nic.Mac}) has no network link");
+            }
+
+            if (nic.Mac.IsMulticast || nic.Mac.Value == 0 || (nic.Mac.Value >> 48) != 0)
+            {
+                throw new ArgumentException($"NIC {i} has MAC address {nic.Mac}, which is not a unicast address");
+            }
+
+            if (!seen.Add(nic.Mac.Value))
+            {
+                throw new ArgumentException($"NIC {i} has MAC address {nic.Mac}, which an earlier NIC of this VM already has");
+            }
         }
     }
 }

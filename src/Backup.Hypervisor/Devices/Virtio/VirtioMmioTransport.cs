@@ -302,6 +302,21 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDeviceState
     /// </summary>
     public void ServiceQueue(int queueIndex) => Notify((uint)queueIndex);
 
+    /// <summary>
+    /// Raises a configuration-change interrupt (a device whose configuration space changed, e.g. a NIC's link status).
+    /// Does nothing before DRIVER_OK.
+    /// </summary>
+    public void SignalConfigChange()
+    {
+        if ((_status & VirtioDeviceStatus.DriverOk) == 0)
+        {
+            return;
+        }
+
+        _interruptStatus |= InterruptConfigChange;
+        UpdateInterrupt();
+    }
+
     private void Notify(uint queueIndex)
     {
         if (queueIndex >= (uint)_queues.Length)

@@ -119,6 +119,20 @@ public sealed class Virtqueue
     }
 
     /// <summary>
+    /// Gives back the last <paramref name="count"/> chains popped and not completed, so the next <see cref="TryPop"/>
+    /// returns them again (a receive buffer looked at but not used: the frame waits for more buffers).
+    /// </summary>
+    internal void Unpop(int count)
+    {
+        if (count < 0 || count > Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"0..{Size} chains can be given back");
+        }
+
+        _lastAvailIndex = (ushort)(_lastAvailIndex - count);
+    }
+
+    /// <summary>
     /// Puts a chain on the used ring with the number of bytes the device wrote into its writable buffers.
     /// </summary>
     public void Complete(VirtqueueChain chain, uint writtenLength)

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Backup.Hypervisor.Machine;
+using Backup.Hypervisor.Snapshots;
+using Backup.Network.Ethernet;
+using Backup.TestSupport;
+using Xunit.Abstractions;
+
+namespace Backup.Hypervisor.Tests.Linux;
+
+/// <summary>
+/// Two stock Debian guests (Debian's own kernel and virtio_net driver, busybox) on our core, their NICs joined by an
+/// <see cref="InMemoryLinkPair"/>: static addresses, ping both ways, a 4 MiB TCP transfer checked by SHA-256 — with
+/// checksum and segmentation offloads negotiated (super-frames cross the link) and with none offered (the guests
+/// finish every frame) — and networking that carries on after a guest is checkpointed, stopped and resumed.
+/// </summary>
+[Collection(SoloGroup.Name)]
+public sealed partial class VirtioNetLinuxTests(ITestOutputHelper output)
+{
+    private static readonly MacAddress MacA = MacAddress.Parse("52:54:00:00:0a:01");
+    private static readonly MacAddress MacB = MacAddress.Parse("52:54:00:00:0a:02");
+    private static readonly TimeSpan Command = TimeSpan.FromMinutes(2);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Two_guests_ping_each_other_and_move_4_MiB_over_tcp(bool offloads)
+    {
+        var stock = DebianStockGuest.Locate();
+        using var pair = new InMemoryLinkPair();
+        using var a = NetworkedGuest.Boot("A", NetworkedGuest.Config(stock, "10.0.0.1/24", new VmNic(MacA, pair.A) { Offloads = offloads }));
+        using var b = NetworkedGuest.Boot("B", NetworkedGuest.Config(stock, "10.0.0.2/24", new VmNic(MacB, pair.B) { Offloads = offloads }));
+
+        Assert.Contains("3 packets received", a.Run("ping -c 3 -W 5 10.0.0.2", Command), StringComparison.Ordinal);
+        Assert.Contains("3 packets received", b.Run("ping -c 3 -W 5 10.0.0.1", Command), StringComparison.Ordinal);
+
+        var expected = OffloadCapabilities.Checksum | OffloadCapabilities.TcpV4Segmentation | OffloadCapabilities.TcpV6Segmentation;
+        Assert.Equal(offloads ? expected : OffloadCapabilities.None, pair.A.AcceptedOffloads);
+        Assert.Equal(offloads ? expected : OffloadCapabilities.None, pair.B.AcceptedOffloads);
+
+        var (seconds, megabytes) = Transfer(a, b, "10.0.0.2", 4);
+        var sender = a.Vm.Nics[0];
+        double averageFrame = (double)sender.BytesTransmitted / sender.FramesTransmitted;
+        output.WriteLine($"offloads {(offloads ? "on" : "off")}: {megabytes} MiB A->B in {seconds:F2} s = {megabytes / seconds:F2} MiB/s; " +
+            $"A sent {sender.FramesTransmitted} frames, {averageFrame:F0} bytes on average; B received {b.Vm.Nics[0].FramesReceived}");
+        if (offloads)
+        {
+            Assert.True(averageFrame > FrameLimits.MaximumLength, $"with TSO the sender's frames average {averageFrame:F0} bytes: no super-frames crossed the link");
+        }
+        else
+        {
+            Assert.True(averageFrame <= FrameLimits.MaximumLength);
+        }
+
+        foreach (var nic in new[] { a.Vm.Nics[0], b.Vm.Nics[0] })
+        {
+            Assert.Equal(0, nic.TransmitDroppedMalformed + nic.TransmitDroppedOversized + nic.ReceiveDroppedMalformedBuffers + nic.ReceiveDroppedNotNegotiated);
+        }
+
+        Assert.Empty(a.DeviceErrors);
+        Assert.Empty(b.DeviceErrors);
+        a.Start("poweroff -f");
+        b.Start("poweroff -f");
+    }
+
+    [Fact]
+    public async Task A_guest_checkpointed_stopped_and_resumed_keeps_networking_and_a_wrong_mac_is_refused()
+    {
+        var stock = DebianStockGuest.Locate();
+        string state = Path.Combine(Path.GetTempPath(), $"virtio-net-{Guid.NewGuid():N}.vmstate");
+        using var pair = new InMemoryLinkPair();
+        var configB = NetworkedGuest.Config(stock, "10.0.0.2/24", new VmNic(MacB, pair.B));
+        try
+        {
+            using var a = NetworkedGuest.Boot("A", NetworkedGuest.Config(stock, "10.0.0.1/24", new VmNic(MacA, pair.A)));
+            using (var b = NetworkedGuest.Boot("B", configB))
+            {
+                b.Run("ping -c 2 -W 5 10.0.0.1", Command);
+                var cut = b.Vm.Checkpoint(state, incremental: false);
+                await cut.Completion.WaitAsync(TimeSpan.FromMinutes(2));
+            }
+
+            // B is gone: A's pings go unanswered (the link is up, nothing is plugged into its other end).
+            var (status, _) = RunStatus(a, "ping -c 1 -W 2 10.0.0.2");
+            Assert.NotEqual(0, status);
+
+            var wrong = configB with { Nics = [new VmNic(MacAddress.Parse("52:54:00:00:0a:99"), pair.B)] };
+            var e = Assert.Throws<VmStateFormatException>(() => VirtualMachine.Restore(wrong, [state], _ => { }));
+            Assert.Contains("52:54:00:00:0a:02", e.Message, StringComparison.Ordinal);
+            Assert.Contains("52:54:00:00:0a:99", e.Message, StringComparison.Ordinal);
+
+            using var resumed = NetworkedGuest.Resume("B (resumed)", configB, state);
+            Assert.Contains("3 packets received", resumed.Run("ping -c 3 -W 5 10.0.0.1", Command), StringComparison.Ordinal);
+            Assert.Contains("3 packets received", a.Run("ping -c 3 -W 5 10.0.0.2", Command), StringComparison.Ordinal);
+            var (seconds, megabytes) = Transfer(a, resumed, "10.0.0.2", 1);
+            output.WriteLine($"after the resume: {megabytes} MiB A->B in {seconds:F2} s");
+            a.Start("poweroff -f");
+            resumed.Start("poweroff -f");
+        }
+        finally
+        {
+            File.Delete(state);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="mebibytes"/> MiB of random data from <paramref name="sender"/> to a busybox nc listening on
+    /// <paramref name="receiver"/> and compares SHA-256 on both ends. Returns the seconds from the send command to the
+    /// receiver's checksum (connection set-up included) and the size.
+    /// </summary>
+    private static (double Seconds, int Mebibytes) Transfer(NetworkedGuest sender, NetworkedGuest receiver, string receiverAddress, int mebibytes)
+    {
+        string made = sender.Run($"head -c {mebibytes << 20} /dev/urandom > /tmp/tx && sha256sum /tmp/tx", Command);
+        string sent = Sha256Line().Match(made) is { Success: true } m ? m.Groups[1].Value : throw new Xunit.Sdk.XunitException($"no checksum in:\n{made}");
+
+        receiver.Start("nc -l -p 5000 | sha256sum");
+        var stopwatch = Stopwatch.StartNew();
+        sender.Run($"for i in 1 2 3 4 5 6 7 8 9 10; do nc {receiverAddress} 5000 < /tmp/tx && break; sleep 1; done", TimeSpan.FromMinutes(10));
+        var (status, received) = receiver.Finish(TimeSpan.FromMinutes(10));
+        double seconds = stopwatch.Elapsed.TotalSeconds;
+        Assert.Equal(0, status);
+        Assert.Contains(sent, received, StringComparison.Ordinal);
+        return (seconds, mebibytes);
+    }
+
+    private static (int Status, string Output) RunStatus(NetworkedGuest guest, string command)
+    {
+        guest.Start(command);
+        return guest.Finish(Command);
+    }
+
+    [GeneratedRegex(@"\b([0-9a-f]{64})\s+/tmp/tx")]
+    private static partial Regex Sha256Line();
+}
