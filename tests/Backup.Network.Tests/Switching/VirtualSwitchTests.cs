@@ -194,6 +194,50 @@ public sealed class VirtualSwitchTests
     }
 
     [Fact]
+    public void Tcp6SuperFrameIsSegmentedWithCorrectHeaders()
+    {
+        using var sw = new VirtualSwitch("lab");
+        using var a = sw.CreatePort("a", A);
+        using var b = sw.CreatePort("b", B);
+        var payload = Enumerable.Range(0, 3000).Select(i => (byte)(i * 5)).ToArray();
+        var src = Enumerable.Range(0, 16).Select(i => (byte)(0xfd + i)).ToArray();
+        var dst = Enumerable.Range(0, 16).Select(i => (byte)(0x20 + i)).ToArray();
+        var f = TestFrames.Ethernet(B, A, EtherTypes.IPv6, 40 + 20 + payload.Length);
+        var ip = f.AsSpan(14);
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(20 + payload.Length));
+        ip[6] = EtherTypes.Tcp;
+        ip[7] = 64;
+        src.CopyTo(ip[8..]);
+        dst.CopyTo(ip[24..]);
+        var tcp = ip[40..];
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], 1000);
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x19;
+        payload.CopyTo(tcp[20..]);
+        Assert.True(a.Transmit(f, new FrameOffload(true, 54, 16, SegmentationKind.TcpV6, 1220, 74)));
+        var frames = TestFrames.Drain(b);
+        Assert.Equal(3, frames.Count);
+        for (int i = 0; i < 3; i++)
+        {
+            var seg = frames[i].Frame.AsSpan(14);
+            int len = i < 2 ? 1220 : 3000 - 2440;
+            Assert.Equal(20 + len, BinaryPrimitives.ReadUInt16BigEndian(seg[4..]));
+            Assert.Equal(1000u + (uint)(i * 1220), BinaryPrimitives.ReadUInt32BigEndian(seg[44..]));
+            Assert.Equal(i == 2 ? 0x19 : 0x10, seg[53]);
+            ulong pseudo = 0;
+            for (int j = 8; j < 40; j += 2)
+            {
+                pseudo += BinaryPrimitives.ReadUInt16BigEndian(seg[j..]);
+            }
+
+            pseudo += EtherTypes.Tcp + (ulong)(20 + len);
+            Assert.Equal(0, TestFrames.Checksum(seg[40..], pseudo));
+            Assert.Equal(payload.AsSpan(i * 1220, len).ToArray(), seg[60..].ToArray());
+        }
+    }
+
+    [Fact]
     public async Task ManyThreadsSendingAtOnceLoseNothingBelowTheBounds()
     {
         using var sw = new VirtualSwitch("lab", new SwitchOptions { QueueFrames = 100_000, QueueBytes = 64 << 20 });
