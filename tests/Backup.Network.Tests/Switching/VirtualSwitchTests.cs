@@ -37,6 +37,34 @@ public sealed class VirtualSwitchTests
     }
 
     [Fact]
+    public void LearnedAddressesAgeOutAndAPortCannotFillTheTable()
+    {
+        var time = new ManualTime();
+        using var sw = new VirtualSwitch("lab", new SwitchOptions { MacAging = TimeSpan.FromSeconds(60), MaxMacsPerPort = 4, MacTableCapacity = 8 }, time);
+        using var a = sw.CreatePort("a", A);
+        using var b = sw.CreatePort("b");
+        using var c = sw.CreatePort("c");
+        for (ulong i = 0; i < 1000; i++)
+        {
+            b.Transmit(TestFrames.Ethernet(A, new MacAddress(0x0200_0000_0000UL + i), 0x88B5, 46), FrameOffload.None);
+        }
+
+        Assert.Equal(1 + 4, sw.LearnedAddresses); // a's pinned address and four of b's
+        Assert.True(c.Transmit(TestFrames.Ethernet(A, C, 0x88B5, 46), FrameOffload.None));
+        Assert.Equal(6, sw.LearnedAddresses);
+
+        // c is learned: unicast to it reaches only c; once it ages out, it is flooded again
+        TestFrames.Drain(b);
+        a.Transmit(TestFrames.Ethernet(C, A, 0x88B5, 46), FrameOffload.None);
+        Assert.Empty(TestFrames.Drain(b));
+        Assert.Single(TestFrames.Drain(c));
+        time.Advance(TimeSpan.FromSeconds(61));
+        a.Transmit(TestFrames.Ethernet(C, A, 0x88B5, 46), FrameOffload.None);
+        Assert.Single(TestFrames.Drain(b));
+        Assert.Single(TestFrames.Drain(c));
+    }
+
+    [Fact]
     public void BroadcastReachesEveryOtherPortButNotTheSender()
     {
         using var sw = new VirtualSwitch("lab");
