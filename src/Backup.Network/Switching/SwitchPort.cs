@@ -160,7 +160,21 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
             notify = _notify;
         }
 
-        notify?.Invoke();
+        Notify(notify);
+    }
+
+    /// <summary>Runs the receiver's notifier on the sender's thread; whatever it throws stays with the receiver.</summary>
+    private void Notify(Action? notify)
+    {
+        try
+        {
+            notify?.Invoke();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // the frame is queued; a notifier that fails must not make another NIC's Transmit throw
+            Interlocked.Increment(ref Statistics._notifierFailures);
+        }
     }
 
     /// <summary>Delivers one frame to this port: finished first if the NIC cannot finish it, then queued.</summary>
@@ -221,7 +235,7 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
 
         Interlocked.Increment(ref Statistics._framesQueued);
         Interlocked.Add(ref Statistics._bytesQueued, frame.Length);
-        notify?.Invoke();
+        Notify(notify);
         return true;
     }
 
