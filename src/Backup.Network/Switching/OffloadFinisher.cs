@@ -11,6 +11,9 @@ namespace Backup.Network.Switching;
 /// </summary>
 internal static class OffloadFinisher
 {
+    /// <summary>Smallest MSS a super-frame may ask for (Linux's TCP_MIN_SND_MSS): a tiny one would turn one frame into thousands.</summary>
+    public const int MinimumSegmentSize = 48;
+
     /// <summary>True when <paramref name="offload"/> asks for something <paramref name="accepted"/> lacks.</summary>
     public static bool NeedsFinishing(in FrameOffload offload, OffloadCapabilities accepted)
     {
@@ -38,7 +41,8 @@ internal static class OffloadFinisher
         return offload.Segmentation switch
         {
             SegmentationKind.None => frame.Length <= FrameLimits.MaximumLength,
-            SegmentationKind.TcpV4 or SegmentationKind.TcpV6 => offload.SegmentSize > 0 && frame.Length <= FrameLimits.MaximumSuperFrameLength,
+            SegmentationKind.TcpV4 or SegmentationKind.TcpV6 =>
+                offload.SegmentSize >= MinimumSegmentSize && frame.Length <= FrameLimits.MaximumSuperFrameLength,
             _ => false,
         };
     }
@@ -137,6 +141,11 @@ internal static class OffloadFinisher
         }
 
         int mss = offload.SegmentSize;
+        if (headers + mss > FrameLimits.MaximumLength)
+        {
+            return false; // its segments would not be ordinary frames either
+        }
+
         ReadOnlySpan<byte> payload = frame[headers..];
         byte[] buffer = ArrayPool<byte>.Shared.Rent(headers + mss);
         try

@@ -113,9 +113,14 @@ public sealed class VirtualSwitchTests
         b.AcceptedOffloads = OffloadCapabilities.None;
         Assert.True(a.Transmit(TestFrames.Ethernet(B, A, EtherTypes.IPv4, 3000), new FrameOffload(false, 0, 0, SegmentationKind.TcpV4, 1000, 54)));
         Assert.Empty(TestFrames.Drain(b));
+        // a super-frame asking for 1-byte segments (amplification) or segments larger than a frame
+        var tcp = TestFrames.TcpV4(B, A, [10, 0, 0, 1], [10, 0, 0, 2], 1, 0x10, new byte[30_000], partial: true);
+        Assert.False(a.Transmit(tcp, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1, 54)));
+        Assert.True(a.Transmit(tcp, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 9000, 54)));
+        Assert.Empty(TestFrames.Drain(b));
         Assert.Equal(1, a.Statistics.DroppedOversized);
-        Assert.Equal(5, a.Statistics.DroppedMalformed);
-        Assert.Equal(1, b.Statistics.DroppedMalformed);
+        Assert.Equal(6, a.Statistics.DroppedMalformed);
+        Assert.Equal(2, b.Statistics.DroppedMalformed);
     }
 
     [Fact]
