@@ -72,6 +72,38 @@ public sealed class LinuxKernelInteropTests(ITestOutputHelper output)
         await UploadAsync(network, tap, linuxIp);
     }
 
+    [LinuxInteropFact]
+    public void BusyboxUdhcpcGetsALeaseWithRouterDnsDomainAndItsHostnameRecorded()
+    {
+        string folder = Directory.CreateTempSubdirectory("interop-dhcp").FullName;
+        try
+        {
+            string leases = Path.Combine(folder, "leases.json");
+            using var network = new VirtualNetwork(new VirtualNetworkOptions { Name = "interop-dhcp", LeaseFile = leases });
+            using var tap = new LinuxTap(network.Attach("linux", LinuxMac));
+            tap.Run("ip", "link", "set", "tap0", "address", LinuxMac.ToString());
+            tap.Run("ip", "link", "set", "tap0", "up");
+            string script = Path.Combine(folder, "script");
+            File.WriteAllText(script, "#!/bin/sh\necho \"$1 ip=$ip mask=$subnet router=$router dns=$dns domain=$domain lease=$lease\"\n");
+            if (OperatingSystem.IsLinux())
+            {
+                File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            string result = tap.Run("busybox", "udhcpc", "-i", "tap0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", script, "-x", "hostname:penguin");
+            output.WriteLine(result);
+            var address = network.Dhcp.AddressOf(LinuxMac);
+            Assert.NotNull(address);
+            Assert.Contains($"bound ip={address} mask=255.255.255.0 router={network.GatewayAddress} dns={network.GatewayAddress} domain=lab lease=3600", result, StringComparison.Ordinal);
+            Assert.Equal(address, network.Dns.Resolve("penguin.lab"));
+            Assert.Equal(address, network.Dns.Resolve("linux"));
+            Assert.Contains("penguin", File.ReadAllText(leases), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private async Task UploadAsync(VirtualNetwork network, LinuxTap tap, IPAddress linuxIp)
     {
         const long size = 512L << 20;
