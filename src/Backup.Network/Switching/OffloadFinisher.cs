@@ -53,17 +53,10 @@ internal static class OffloadFinisher
         if (offload.Segmentation == SegmentationKind.None)
         {
             byte[] copy = ArrayPool<byte>.Shared.Rent(frame.Length);
-            try
-            {
-                Span<byte> f = copy.AsSpan(0, frame.Length);
-                frame.CopyTo(f);
-                CompleteChecksum(f, offload.ChecksumStart, offload.ChecksumOffset);
-                return sink.Accept(f, FrameOffload.None);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(copy);
-            }
+            Span<byte> f = copy.AsSpan(0, frame.Length);
+            frame.CopyTo(f);
+            CompleteChecksum(f, offload.ChecksumStart, offload.ChecksumOffset);
+            return sink.TakeRented(copy, frame.Length);
         }
 
         return Segment(frame, offload, sink);
@@ -146,20 +139,10 @@ internal static class OffloadFinisher
             return false; // its segments would not be ordinary frames either
         }
 
-        ReadOnlySpan<byte> payload = frame[headers..];
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(headers + mss);
-        try
-        {
-            return EmitSegments(frame[..headers], payload, l3, l4, v4, mss, buffer, sink);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        return EmitSegments(frame[..headers], frame[headers..], l3, l4, v4, mss, sink);
     }
 
-    private static bool EmitSegments(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int l3, int l4, bool v4, int mss,
-        byte[] buffer, IFrameSink sink)
+    private static bool EmitSegments(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int l3, int l4, bool v4, int mss, IFrameSink sink)
     {
         int headers = header.Length;
         uint seq = BinaryPrimitives.ReadUInt32BigEndian(header[(l4 + 4)..]);
@@ -172,6 +155,7 @@ internal static class OffloadFinisher
         {
             int off = i * mss;
             int len = Math.Min(mss, payload.Length - off);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(headers + len);
             Span<byte> f = buffer.AsSpan(0, headers + len);
             header.CopyTo(f);
             payload.Slice(off, len).CopyTo(f[headers..]);
@@ -209,7 +193,7 @@ internal static class OffloadFinisher
             f[l4 + 16] = 0;
             f[l4 + 17] = 0;
             BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + 16)..], InternetChecksum.Compute(f[l4..], pseudo));
-            all &= sink.Accept(f, FrameOffload.None);
+            all &= sink.TakeRented(buffer, headers + len);
         }
 
         return all;

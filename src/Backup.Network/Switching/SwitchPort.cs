@@ -205,6 +205,9 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
     /// <summary>Queues a copy of a finished frame (drop-tail when full).</summary>
     bool IFrameSink.Accept(ReadOnlySpan<byte> frame, in FrameOffload offload) => Accept(frame, offload);
 
+    /// <summary>Queues a finished frame whose rented buffer the port now owns.</summary>
+    bool IFrameSink.TakeRented(byte[] buffer, int length) => Enqueue(buffer, length, FrameOffload.None);
+
     private bool Accept(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
         if (!_up)
@@ -212,15 +215,20 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
             return false;
         }
 
-        Action? notify = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
         frame.CopyTo(buffer);
+        return Enqueue(buffer, frame.Length, offload);
+    }
+
+    private bool Enqueue(byte[] buffer, int length, in FrameOffload offload)
+    {
+        Action? notify = null;
         lock (_gate)
         {
-            if (_queue.Count >= _maxFrames || _queuedBytes + frame.Length > _maxBytes)
+            if (!_up || _queue.Count >= _maxFrames || _queuedBytes + length > _maxBytes)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                Interlocked.Increment(ref Statistics._droppedQueueFull);
+                Interlocked.Increment(ref _up ? ref Statistics._droppedQueueFull : ref Statistics._droppedLinkDown);
                 return false;
             }
 
@@ -229,12 +237,12 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
                 notify = _notify;
             }
 
-            _queue.Enqueue(new QueuedFrame(buffer, frame.Length, offload));
-            _queuedBytes += frame.Length;
+            _queue.Enqueue(new QueuedFrame(buffer, length, offload));
+            _queuedBytes += length;
         }
 
         Interlocked.Increment(ref Statistics._framesQueued);
-        Interlocked.Add(ref Statistics._bytesQueued, frame.Length);
+        Interlocked.Add(ref Statistics._bytesQueued, length);
         Notify(notify);
         return true;
     }
