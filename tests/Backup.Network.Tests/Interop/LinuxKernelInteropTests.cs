@@ -79,7 +79,7 @@ public sealed class LinuxKernelInteropTests(ITestOutputHelper output)
         using var source = tap.Start("python3", "-c", SourceScript(linuxIp, 9001, size));
         using var forward = network.AddForward("linux", ForwardSpec.Parse("tcp:127.0.0.1:0-:9001"));
         using var client = new TcpClient();
-        await Task.Delay(500); // the source starts listening
+        Assert.Equal("ready", await source.StandardOutput.ReadLineAsync());
         await client.ConnectAsync(forward.HostEndPoint);
         var buffer = new byte[256 * 1024];
         long received = 0;
@@ -96,7 +96,7 @@ public sealed class LinuxKernelInteropTests(ITestOutputHelper output)
     }
 
     private static string SourceScript(IPAddress ip, int port, long size) =>
-        $"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{ip}', {port})); s.listen(1); c,_=s.accept(); b=bytes(1<<20)\n" +
+        $"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{ip}', {port})); s.listen(1); print('ready', flush=True); c,_=s.accept(); b=bytes(1<<20)\n" +
         $"for i in range({size >> 20}): c.sendall(b)\nc.close()";
 
     [LinuxInteropFact]
@@ -137,7 +137,7 @@ public sealed class LinuxKernelInteropTests(ITestOutputHelper output)
         using var sink = tap.Start("python3", "-c", SinkScript(linuxIp, 9000));
         using var forward = network.AddForward("linux", ForwardSpec.Parse("tcp:127.0.0.1:0-:9000"));
         using var client = new TcpClient();
-        await Task.Delay(500); // the sink starts listening
+        Assert.Equal("ready", await sink.StandardOutput.ReadLineAsync());
         await client.ConnectAsync(forward.HostEndPoint);
         var chunk = new byte[256 * 1024];
         var watch = Stopwatch.StartNew();
@@ -154,7 +154,7 @@ public sealed class LinuxKernelInteropTests(ITestOutputHelper output)
     }
 
     private static string SinkScript(IPAddress ip, int port) =>
-        $"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{ip}', {port})); s.listen(1); c,_=s.accept(); n=0\n" +
+        $"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{ip}', {port})); s.listen(1); print('ready', flush=True); c,_=s.accept(); n=0\n" +
         "while True:\n  b=c.recv(1<<20)\n  if not b: break\n  n+=len(b)\nprint(n)";
 
     private static string DnsQueryScript(IPAddress server, string name)

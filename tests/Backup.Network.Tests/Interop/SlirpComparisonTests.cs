@@ -15,8 +15,8 @@ namespace Backup.Network.Tests.Interop;
 /// </summary>
 public sealed class SlirpComparisonTests(ITestOutputHelper output)
 {
-    private const string Sink = "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen(1)\nc,_=s.accept(); n=0\nwhile True:\n    b=c.recv(1<<20)\n    if not b: break\n    n+=len(b)\nprint(n, flush=True)\n";
-    private const string Source = "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9001)); s.listen(1)\nc,_=s.accept(); b=bytes(1<<20)\nfor i in range(512): c.sendall(b)\nc.close()\n";
+    private const string Sink = "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen(1); print('ready', flush=True)\nc,_=s.accept(); n=0\nwhile True:\n    b=c.recv(1<<20)\n    if not b: break\n    n+=len(b)\nprint(n, flush=True)\n";
+    private const string Source = "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9001)); s.listen(1); print('ready', flush=True)\nc,_=s.accept(); b=bytes(1<<20)\nfor i in range(512): c.sendall(b)\nc.close()\n";
     private const string Client = "import socket, sys, time\nmode, port = sys.argv[1], int(sys.argv[2])\nc=socket.create_connection(('127.0.0.1', port)); t=time.time(); n=0\nif mode == 'up':\n    b=bytes(256*1024)\n    for i in range(2048): c.sendall(b)\n    c.shutdown(socket.SHUT_WR); c.recv(1); n=512<<20\nelse:\n    while True:\n        d=c.recv(256*1024)\n        if not d: break\n        n+=len(d)\nprint(f'{n} {n/1048576/(time.time()-t):.0f}')\n";
     private const string Api = "import socket, sys, json\ns=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\ns.sendall(json.dumps({'execute':'add_hostfwd','arguments':{'proto':'tcp','host_addr':'127.0.0.1','host_port':int(sys.argv[2]),'guest_port':int(sys.argv[3])}}).encode())\nprint(s.recv(4096).decode())\n";
 
@@ -54,11 +54,11 @@ public sealed class SlirpComparisonTests(ITestOutputHelper output)
         using var up = network.AddForward("linux", ForwardSpec.Parse("tcp:127.0.0.1:0-:9000"));
         using var down = network.AddForward("linux", ForwardSpec.Parse("tcp:127.0.0.1:0-:9001"));
         using var sink = tap.Start("python3", Path.Combine(folder, "sink.py"));
-        await Task.Delay(700);
+        Assert.Equal("ready", await sink.StandardOutput.ReadLineAsync());
         double upRate = RunClient(folder, "up", up.HostEndPoint.Port);
         Assert.Equal("536870912", (await sink.StandardOutput.ReadToEndAsync()).Trim());
         using var source = tap.Start("python3", Path.Combine(folder, "source.py"));
-        await Task.Delay(700);
+        Assert.Equal("ready", await source.StandardOutput.ReadLineAsync());
         return (upRate, RunClient(folder, "down", down.HostEndPoint.Port));
     }
 
@@ -84,11 +84,11 @@ public sealed class SlirpComparisonTests(ITestOutputHelper output)
             Run("python3", Path.Combine(folder, "api.py"), socketPath, downPort.ToString(CultureInfo.InvariantCulture), "9001");
             string nsPid = ns.Id.ToString(CultureInfo.InvariantCulture);
             using var sink = Process.Start(new ProcessStartInfo("nsenter", ["-t", nsPid, "-n", "python3", Path.Combine(folder, "sink.py")]) { RedirectStandardOutput = true })!;
-            await Task.Delay(700);
+            Assert.Equal("ready", await sink.StandardOutput.ReadLineAsync());
             double upRate = RunClient(folder, "up", upPort);
             Assert.Equal("536870912", (await sink.StandardOutput.ReadToEndAsync()).Trim());
-            using var source = Process.Start(new ProcessStartInfo("nsenter", ["-t", nsPid, "-n", "python3", Path.Combine(folder, "source.py")]))!;
-            await Task.Delay(700);
+            using var source = Process.Start(new ProcessStartInfo("nsenter", ["-t", nsPid, "-n", "python3", Path.Combine(folder, "source.py")]) { RedirectStandardOutput = true })!;
+            Assert.Equal("ready", await source.StandardOutput.ReadLineAsync());
             return (upRate, RunClient(folder, "down", downPort));
         }
         finally
