@@ -10,7 +10,7 @@ internal sealed class LinuxInteropFactAttribute : FactAttribute
     {
         if (Environment.GetEnvironmentVariable("BACKUP_LINUX_INTEROP") != "1")
         {
-            Skip = "set BACKUP_LINUX_INTEROP=1 (root or CAP_SYS_ADMIN, /dev/net/tun, python3, curl) to run against the host's Linux kernel";
+            Skip = "set BACKUP_LINUX_INTEROP=1 (root or CAP_SYS_ADMIN, /dev/net/tun, python3, busybox, slirp4netns) to run against the host's Linux kernel";
         }
     }
 }
