@@ -19,8 +19,7 @@ namespace Backup.Network;
 public sealed class VirtualNetwork : IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, MacAddress> _vms = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SwitchPort> _ports = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (MacAddress Mac, SwitchPort Port)> _vms = new(StringComparer.Ordinal);
     private readonly List<TcpPortForward> _forwards = [];
     private bool _disposed;
 
@@ -109,40 +108,40 @@ public sealed class VirtualNetwork : IDisposable
             }
 
             var port = Switch.CreatePort(vmName, mac);
-            _vms[vmName] = mac;
-            _ports[vmName] = port;
+            _vms[vmName] = (mac, port);
             Dns.Register(label, () => Dhcp.AddressOf(mac));
             return port;
         }
     }
 
     /// <summary>
-    /// Unplugs a VM (it stopped): its port goes down, its forwards close and its name leaves DNS. Its lease stays, so
-    /// it gets the same address when it is attached again. Unknown names are ignored.
+    /// Unplugs a VM: its port goes down (the NIC sees the link down), its name leaves DNS and its forwards close. Its
+    /// lease and reservation stay, so it gets the same address when it comes back. False when it was not attached.
     /// </summary>
-    public void Detach(string vmName)
+    public bool Detach(string vmName)
     {
         List<TcpPortForward> forwards;
-        SwitchPort? port;
+        SwitchPort port;
         lock (_gate)
         {
-            if (!_vms.Remove(vmName))
+            if (!_vms.Remove(vmName, out var vm))
             {
-                return;
+                return false;
             }
 
-            _ports.Remove(vmName, out port);
+            port = vm.Port;
             forwards = _forwards.Where(f => f.GuestName == vmName).ToList();
             _forwards.RemoveAll(f => f.GuestName == vmName);
-            Dns.Unregister(NetworkName.ToDnsLabel(vmName));
         }
 
+        Dns.Unregister(NetworkName.ToDnsLabel(vmName));
         foreach (var forward in forwards)
         {
             forward.Dispose();
         }
 
-        port?.Dispose();
+        port.Dispose();
+        return true;
     }
 
     /// <summary>The VM's address now (lease or reservation); null when it has none or is not attached.</summary>
@@ -150,7 +149,7 @@ public sealed class VirtualNetwork : IDisposable
     {
         lock (_gate)
         {
-            return _vms.TryGetValue(vmName, out var mac) ? Dhcp.AddressOf(mac) : null;
+            return _vms.TryGetValue(vmName, out var vm) ? Dhcp.AddressOf(vm.Mac) : null;
         }
     }
 
