@@ -20,7 +20,7 @@ internal static class ManagedVmCommands
 {
     private const byte DetachKey = 0x1D; // Ctrl-]
 
-    public static IEnumerable<Command> Create() => [Define(), List(), Set(), Start(), Stop(), Attach()];
+    public static IEnumerable<Command> Create() => [Define(), List(), Set(), Start(), Stop(), Attach(), VmProbeCommand.Create()];
 
     private static Command Define()
     {
@@ -129,6 +129,11 @@ internal static class ManagedVmCommands
                 string detail = vm.Running || vm.State == "stopped" ? string.Empty : vm.State;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9} {DescribeGranularities(vm.CbtGranularities),-12} {vm.Agents ?? "-",-13}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
+                for (int i = 0; i < (vm.Nics?.Count ?? 0); i++)
+                {
+                    Console.WriteLine($"  eth{i}: {vm.Nics![i]}");
+                }
+
             }
 
             return 0;

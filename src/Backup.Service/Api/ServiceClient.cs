@@ -72,6 +72,12 @@ public sealed class ServiceClient : IDisposable
     public async Task StopVmAsync(string name, CancellationToken cancellationToken = default) =>
         await SendAsync(HttpMethod.Post, $"api/vms/{Uri.EscapeDataString(name)}/stop", null, cancellationToken).ConfigureAwait(false);
 
+    public async Task<ProbeReply> ProbeAsync(string name, ProbeCommand command, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"api/vms/{Uri.EscapeDataString(name)}/probe", JsonContent.Create(command), cancellationToken).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync<ProbeReply>(cancellationToken).ConfigureAwait(false))!;
+    }
+
     public async Task<BackupReply> BackupAsync(string name, BackupCommand command, CancellationToken cancellationToken = default)
     {
         using var response = await SendAsync(HttpMethod.Post, $"api/vms/{Uri.EscapeDataString(name)}/backup", JsonContent.Create(command), cancellationToken).ConfigureAwait(false);

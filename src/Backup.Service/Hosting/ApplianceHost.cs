@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.Channels;
 using Backup.Engine.Backups;
+using Backup.Engine.Networks;
 using Backup.Service.Api;
 using Backup.Service.Catalog;
 using Backup.Service.Data;
@@ -268,6 +269,27 @@ public sealed class ApplianceHost : IAsyncDisposable
             vm.SendInput(buffer.ToArray());
             return Results.NoContent();
         });
+        api.MapPost("/vms/{name}/probe", async (string name, ProbeCommand command, CancellationToken cancellationToken) =>
+        {
+            VmProbe probe;
+            try
+            {
+                probe = ProbeFrom(command);
+            }
+            catch (ArgumentException e)
+            {
+                return Results.BadRequest(new ErrorReply(e.Message));
+            }
+
+            if (supervisor.Find(name) is null)
+            {
+                return Results.NotFound(new ErrorReply($"VM '{name}' is not running"));
+            }
+
+            var timeout = TimeSpan.FromSeconds(Math.Clamp(command.TimeoutSeconds, 0.1, 300));
+            var result = await supervisor.Networks.ProbeAsync(name, probe, timeout, command.Nic, cancellationToken).ConfigureAwait(false);
+            return Results.Ok(new ProbeReply(result.Target, result.Success, result.Elapsed.TotalMilliseconds, result.Failure.ToString(), result.Reason, result.StatusCode, result.BodyPrefix));
+        });
         api.MapGet("/points", (string? vm) => Results.Ok(catalog.ListPoints(vm)));
         api.MapGet("/jobs", (string? vm, int? limit) => Results.Ok(catalog.ListJobs(limit ?? 50, vm)));
     }
@@ -284,7 +306,8 @@ public sealed class ApplianceHost : IAsyncDisposable
             var known = states.TryGetValue(d.Name, out var s) ? s : ((string, DateTimeOffset)?)null;
             string state = running ? "running" : known is { } k && !k.Item1.StartsWith("running", StringComparison.Ordinal) && !k.Item1.StartsWith("rebooting", StringComparison.Ordinal) ? k.Item1 : "stopped";
             return new VmStatus(d.Name, running, d.Autostart, d.MemoryBytes, d.Cpus, d.Disks.Count, state, known?.Item2,
-                Enumerable.Range(0, d.Disks.Count).Select(d.CbtGranularityOf).ToList(), DescribeAgents(d));
+                Enumerable.Range(0, d.Disks.Count).Select(d.CbtGranularityOf).ToList(), DescribeAgents(d),
+                d.Nics.Select((n, i) => $"{n.Network} {n.Mac}{(supervisor?.Networks.NetworkOf(d.Name, i)?.AddressOf(d.Name) is { } address ? $" {address}" : string.Empty)}").ToList());
         }).ToList();
     }
 
@@ -305,6 +328,19 @@ public sealed class ApplianceHost : IAsyncDisposable
             result?.Statistics.UploadedBytes ?? 0, result?.Duration.TotalSeconds ?? 0,
             result?.Disks.Where(d => d.FullReadReason is not null).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name}: {d.FullReadReason}")).ToList(),
             result?.ConsistencyNote);
+    }
+
+    /// <summary>The probe a <see cref="ProbeCommand"/> asks for; throws <see cref="ArgumentException"/> naming what is wrong.</summary>
+    public static VmProbe ProbeFrom(ProbeCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return command.Kind switch
+        {
+            "ping" => VmProbe.Ping(),
+            "tcp" => VmProbe.Tcp(command.Port),
+            "http" => VmProbe.Http(command.Port, command.Path ?? "/", command.ExpectStatus, command.ExpectBody),
+            _ => throw new ArgumentException($"probe kind '{command.Kind}' is unknown (ping, tcp, http)"),
+        };
     }
 
     private static IResult Guard(Func<IResult> action)
