@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Network.Ethernet;
@@ -15,7 +13,7 @@ namespace Backup.Hypervisor.Tests.Linux;
 /// finish every frame) — and networking that carries on after a guest is checkpointed, stopped and resumed.
 /// </summary>
 [Collection(SoloGroup.Name)]
-public sealed partial class VirtioNetLinuxTests(ITestOutputHelper output)
+public sealed class VirtioNetLinuxTests(ITestOutputHelper output)
 {
     private static readonly MacAddress MacA = MacAddress.Parse("52:54:00:00:0a:01");
     private static readonly MacAddress MacB = MacAddress.Parse("52:54:00:00:0a:02");
@@ -103,32 +101,12 @@ public sealed partial class VirtioNetLinuxTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>
-    /// Sends <paramref name="mebibytes"/> MiB of random data from <paramref name="sender"/> to a busybox nc listening on
-    /// <paramref name="receiver"/> and compares SHA-256 on both ends. Returns the seconds from the send command to the
-    /// receiver's checksum (connection set-up included) and the size.
-    /// </summary>
-    private static (double Seconds, int Mebibytes) Transfer(NetworkedGuest sender, NetworkedGuest receiver, string receiverAddress, int mebibytes)
-    {
-        string made = sender.Run($"head -c {mebibytes << 20} /dev/urandom > /tmp/tx && sha256sum /tmp/tx", Command);
-        string sent = Sha256Line().Match(made) is { Success: true } m ? m.Groups[1].Value : throw new Xunit.Sdk.XunitException($"no checksum in:\n{made}");
+    private static (double Seconds, int Mebibytes) Transfer(ConsoleDrivenGuest sender, ConsoleDrivenGuest receiver, string address, int mebibytes) =>
+        (ConsoleDrivenGuest.SendOverTcp(sender, receiver, address, mebibytes, Command), mebibytes);
 
-        receiver.Start("nc -l -p 5000 | sha256sum");
-        var stopwatch = Stopwatch.StartNew();
-        sender.Run($"for i in 1 2 3 4 5 6 7 8 9 10; do nc {receiverAddress} 5000 < /tmp/tx && break; sleep 1; done", TimeSpan.FromMinutes(10));
-        var (status, received) = receiver.Finish(TimeSpan.FromMinutes(10));
-        double seconds = stopwatch.Elapsed.TotalSeconds;
-        Assert.Equal(0, status);
-        Assert.Contains(sent, received, StringComparison.Ordinal);
-        return (seconds, mebibytes);
-    }
-
-    private static (int Status, string Output) RunStatus(NetworkedGuest guest, string command)
+    private static (int Status, string Output) RunStatus(ConsoleDrivenGuest guest, string command)
     {
         guest.Start(command);
         return guest.Finish(Command);
     }
-
-    [GeneratedRegex(@"\b([0-9a-f]{64})\s+/tmp/tx")]
-    private static partial Regex Sha256Line();
 }
