@@ -59,12 +59,13 @@ public sealed class NetworkedGuest : ConsoleDrivenGuest
         }
     }
 
-    public static VmConfiguration Config(DebianStockGuest guest, string address, VmNic nic) => new()
+    /// <summary>The guest with <paramref name="nic"/>; <paramref name="address"/> is a static ADDR/PREFIX, or "dhcp".</summary>
+    public static VmConfiguration Config(DebianStockGuest guest, string address, VmNic nic, string extraArguments = "") => new()
     {
         KernelPath = guest.KernelPath,
         InitrdPath = guest.InitrdPath,
         MemorySize = 256UL << 20,
-        CommandLine = $"console=ttyS0 net.ip={address} net.shell=1",
+        CommandLine = $"console=ttyS0 {(address == "dhcp" ? "net.dhcp=1" : $"net.ip={address}")} net.shell=1 {extraArguments}".TrimEnd(),
         Clock = ClockMode.RealTime,
         Execution = ExecutionMode.Translated,
         Nics = [nic],

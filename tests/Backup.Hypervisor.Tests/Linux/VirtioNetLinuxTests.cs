@@ -101,6 +101,34 @@ public sealed class VirtioNetLinuxTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void A_guest_gets_its_address_by_dhcp_from_the_other_and_fetches_its_web_page()
+    {
+        var stock = DebianStockGuest.Locate();
+        using var pair = new InMemoryLinkPair();
+        using var a = NetworkedGuest.Boot("A", NetworkedGuest.Config(stock, "10.0.0.1/24", new VmNic(MacA, pair.A), "net.httpd=1"));
+        AssertConsole(a, "debian-stock: httpd on port 80");
+        a.Run("printf 'start 10.0.0.100\\nend 10.0.0.120\\ninterface eth0\\noption subnet 255.255.255.0\\noption router 10.0.0.1\\n" +
+            "option dns 10.0.0.53\\nlease_file /tmp/leases\\n' > /tmp/udhcpd.conf && touch /tmp/leases && udhcpd /tmp/udhcpd.conf", Command);
+
+        using var b = NetworkedGuest.Boot("B", NetworkedGuest.Config(stock, "dhcp", new VmNic(MacB, pair.B)));
+        // udhcpd picks the address within its range from the client's MAC.
+        var lease = System.Text.RegularExpressions.Regex.Match(b.ConsoleText, @"debian-stock: dhcp eth0 (10\.0\.0\.1[01][0-9]|10\.0\.0\.120)/24 router 10\.0\.0\.1 dns 10\.0\.0\.53");
+        Assert.True(lease.Success, $"B applied no lease from A:\n{b.ConsoleText[^Math.Min(3000, b.ConsoleText.Length)..]}");
+        AssertConsole(b, $"debian-stock: net eth0 52:54:00:00:0a:02 {lease.Groups[1].Value}/24");
+        Assert.Contains("default via 10.0.0.1 dev eth0", b.Run("ip route", Command), StringComparison.Ordinal);
+        Assert.Contains("nameserver 10.0.0.53", b.Run("cat /etc/resolv.conf", Command), StringComparison.Ordinal);
+        Assert.Contains("served by the stock Debian guest", b.Run("wget -q -O - http://10.0.0.1/", Command), StringComparison.Ordinal);
+        a.Start("poweroff -f");
+        b.Start("poweroff -f");
+    }
+
+    private static void AssertConsole(ConsoleDrivenGuest guest, string line)
+    {
+        string text = guest.ConsoleText;
+        Assert.True(text.Contains(line, StringComparison.Ordinal), $"{guest.Name}: no '{line}' on the console\n--- console (end) ---\n{(text.Length > 3000 ? text[^3000..] : text)}");
+    }
+
     private static (double Seconds, int Mebibytes) Transfer(ConsoleDrivenGuest sender, ConsoleDrivenGuest receiver, string address, int mebibytes) =>
         (ConsoleDrivenGuest.SendOverTcp(sender, receiver, address, mebibytes, Command), mebibytes);
 
