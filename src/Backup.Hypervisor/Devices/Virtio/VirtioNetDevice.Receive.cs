@@ -130,12 +130,13 @@ public sealed partial class VirtioNetDevice
 
             _receiveChains.Add(chain);
             capacity += chain.WritableLength;
-            if (capacity < needed && !Mergeable)
+            if (capacity < needed && (!Mergeable || _receiveChains.Count >= queue.Size))
             {
-                // One chain per frame without MRG_RXBUF: the frame cannot fit what this driver posts. Give the chain back.
-                queue.Unpop(1);
+                // Without MRG_RXBUF one chain per frame; with it, a whole ring of buffers: the frame cannot fit what this
+                // driver posts, now or ever. Give the chains back and drop the frame.
+                queue.Unpop(_receiveChains.Count);
                 _receiveChains.Clear();
-                ReportDrop(queue, $"receive at head {chain.HeadIndex}: {chain.WritableLength} bytes posted for a {needed}-byte frame; frame dropped");
+                ReportDrop(queue, $"receive at head {chain.HeadIndex}: {capacity} bytes posted for a {needed}-byte frame; frame dropped");
                 return Gathered.TooSmall;
             }
         }

@@ -167,6 +167,26 @@ public sealed class VirtioNetDeviceTests : IDisposable
     }
 
     [Fact]
+    public void With_mergeable_buffers_a_frame_larger_than_a_whole_ring_of_buffers_is_dropped_not_waited_for()
+    {
+        _bench.Start(Mac | Status | Offloads | MergeableReceiveBuffers);
+        var frame = VirtioNetTestBench.TcpFrame(4000);
+        Assert.True(_bench.FromNetwork(frame, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1448, 66)));
+        for (int i = 0; i < VirtioNetTestBench.QueueSize - 1; i++)
+        {
+            _bench.PostReceive(100, notify: false);
+        }
+
+        _bench.PostReceive(100); // a full ring holds 1600 bytes: the 4012 needed will never come
+        Assert.Equal(1, _bench.Nic.ReceiveDroppedTooLarge);
+        Assert.Equal(0, _bench.UsedIndex(0));
+        Assert.True(_bench.FromNetwork(VirtioNetTestBench.Frame(150)));
+        _bench.Poll();
+        Assert.Equal(2, _bench.UsedIndex(0)); // the buffers were given back and now carry the next frame
+        Assert.Equal([100u, 62u], new[] { _bench.UsedElement(0, 0).Length, _bench.UsedElement(0, 1).Length });
+    }
+
+    [Fact]
     public void A_frame_with_an_offload_the_driver_did_not_negotiate_is_dropped_not_delivered_unfinished()
     {
         _bench.Start(Mac | Status); // no GUEST_CSUM: every frame must arrive finished
