@@ -72,6 +72,22 @@ public sealed class VirtioNetDeviceTests : IDisposable
     }
 
     [Fact]
+    public void A_tso6_super_frame_passes_through_with_its_header_length_from_the_tcp_header()
+    {
+        _bench.Start(Mac | Status | Offloads);
+        _bench.Pair.B.AcceptedOffloads = OffloadCapabilities.Checksum | OffloadCapabilities.TcpV6Segmentation;
+        var frame = VirtioNetTestBench.Frame(30_000, etherType: 0x86DD);
+        frame[14] = 0x60;
+        frame[20] = 6; // next header TCP; the TCP header follows the 40-byte IPv6 header, at 54
+        frame[54 + 12] = 5 << 4;
+        _bench.Send(new VirtioNetHeader(VirtioNetHeader.NeedsChecksumFlag, VirtioNetHeader.GsoTcpV6, 0, 1428, 54, 16, 0), frame);
+
+        var sent = _bench.ToNetwork();
+        Assert.NotNull(sent);
+        Assert.Equal(new FrameOffload(true, 54, 16, SegmentationKind.TcpV6, 1428, 74), sent.Value.Offload);
+    }
+
+    [Fact]
     public void A_partial_checksum_frame_carries_its_checksum_offload()
     {
         _bench.Start(Mac | Status | Checksum | GuestChecksum);
