@@ -12,6 +12,7 @@ public static class Program
         {
             VmCommands.Create(),
             RepoCommands.Create(),
+            NetworkCommands.Create(),
             ServeCommand.Create(),
         };
         root.Options.Add(ApplianceCommand.Data);

@@ -45,4 +45,7 @@ internal sealed record ForegroundRun
     public string? ResumeFrom { get; init; }
 
     public bool AgentChannel { get; init; }
+
+    /// <summary>The VM has the QEMU guest agent's port (virtio-serial org.qemu.guest_agent.0).</summary>
+    public bool QemuGuestAgent { get; init; }
 }

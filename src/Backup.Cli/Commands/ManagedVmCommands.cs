@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Backup.Cli.Terminal;
+using Backup.Engine.Networks;
 using Backup.Engine.Vms;
 using Backup.Service.Api;
 using Backup.Service.Catalog;
@@ -34,9 +35,12 @@ internal static class ManagedVmCommands
         var cpus = new Option<int>("--cpus") { Description = "number of harts (1-4)", DefaultValueFactory = _ => 1 };
         var cmdline = new Option<string>("--cmdline") { Description = "kernel command line", DefaultValueFactory = _ => "console=ttyS0" };
         var agent = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (application-consistent backups, health checks)" };
+        var qga = new Option<bool>("--qemu-guest-agent") { Description = "add the standard QEMU guest agent's port (virtio-serial org.qemu.guest_agent.0 for the guest's qemu-ga); application-consistent backups freeze through it" };
         var autostart = new Option<bool>("--autostart") { Description = "the service starts this VM when it starts" };
         var granularity = new Option<string?>("--cbt-granularity") { Description = "changed-block tracking granularity of the VM's disks, a power of two from 4K to 64M (default 64K)" };
-        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, initrd, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, autostart, granularity };
+        var nics = new Option<string[]>("--nic") { Description = "a network card on an appliance network: network=NAME[,mac=aa:bb:cc:dd:ee:ff] (repeatable, in order: eth0, eth1, ...; at most 4)" };
+        var forwards = new Option<string[]>("--forward") { Description = "forward a host loopback port to the guest: tcp:127.0.0.1:HOSTPORT-:GUESTPORT[,nic=N] (repeatable)" };
+        var command = new Command("create", "Define a VM the appliance runs and protects") { name, kernel, initrd, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, agent, qga, autostart, granularity, nics, forwards };
         command.SetAction(parse => ApplianceCommand.Run(() =>
         {
             if (!SizeParser.TryParse(parse.GetValue(memory)!, out ulong bytes, defaultShift: 20))
@@ -62,14 +66,26 @@ internal static class ManagedVmCommands
                 Cpus = parse.GetValue(cpus),
                 CommandLine = parse.GetValue(cmdline)!,
                 AgentChannel = parse.GetValue(agent),
+                QemuGuestAgent = parse.GetValue(qga),
                 Autostart = parse.GetValue(autostart),
                 CbtGranularity = ParseGranularity("--cbt-granularity", parse.GetValue(granularity)),
+                Nics = (parse.GetValue(nics) ?? []).Select(VmNicDefinition.Parse).ToArray(),
+                Forwards = (parse.GetValue(forwards) ?? []).Select(PortForwardDefinition.Parse).ToArray(),
             };
             var data = ApplianceCommand.Resolve(parse);
             data.EnsureCreated();
             var created = new VmStore(data).Create(definition);
-            Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}, change tracking {DescribeGranularity(created)}) in {data.VmDirectory(created.Name)}");
+            Console.WriteLine($"created VM {created.Name} ({created.MemoryBytes >> 20} MiB, {created.Cpus} CPU, {created.Disks.Count} disks{(created.Autostart ? ", autostart" : string.Empty)}, change tracking {DescribeGranularity(created)}, agents {ApplianceHost.DescribeAgents(created)}) in {data.VmDirectory(created.Name)}");
             Console.WriteLine(created.Initrd is null ? $"kernel {created.Kernel}" : $"kernel {created.Kernel}, initrd {created.Initrd}");
+            for (int i = 0; i < created.Nics.Count; i++)
+            {
+                Console.WriteLine($"eth{i}: {created.Nics[i]}");
+            }
+
+            foreach (var forward in created.Forwards)
+            {
+                Console.WriteLine($"forward {forward}");
+            }
             return Task.FromResult(0);
         }));
         return command;
@@ -106,13 +122,13 @@ internal static class ManagedVmCommands
                 return 0;
             }
 
-            Console.WriteLine($"{"NAME",-20} {"STATE",-10} {"MEMORY",8} {"CPUS",4} {"DISKS",5} {"AUTOSTART",9} {"CBT",-12}  LAST CHANGE");
+            Console.WriteLine($"{"NAME",-20} {"STATE",-10} {"MEMORY",8} {"CPUS",4} {"DISKS",5} {"AUTOSTART",9} {"CBT",-12} {"AGENTS",-13}  LAST CHANGE");
             foreach (var vm in vms)
             {
                 string state = vm.Running ? "running" : "stopped";
                 string detail = vm.Running || vm.State == "stopped" ? string.Empty : vm.State;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9} {DescribeGranularities(vm.CbtGranularities),-12}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
+                    $"{vm.Name,-20} {state,-10} {vm.MemoryBytes >> 20,5} MiB {vm.Cpus,4} {vm.Disks,5} {(vm.Autostart ? "yes" : "no"),9} {DescribeGranularities(vm.CbtGranularities),-12} {vm.Agents ?? "-",-13}  {vm.StateChanged?.ToString("u", CultureInfo.InvariantCulture) ?? "-"} {detail}"));
             }
 
             return 0;

@@ -41,13 +41,14 @@ public static class VmCommands
         var signature = new Option<FileInfo?>("--signature") { Description = "bare-metal: write memory between begin_signature and end_signature here (hex words)" };
         var stats = new Option<bool>("--stats") { Description = "print instructions, time and MIPS to stderr at exit" };
         var agentChannel = new Option<bool>("--agent-channel") { Description = "add the guest-agent channel (a second UART, the guest's ttyS1)" };
+        var qga = new Option<bool>("--qemu-guest-agent") { Description = "add the QEMU guest agent's port (virtio-serial org.qemu.guest_agent.0)" };
         var checkpointDir = new Option<DirectoryInfo?>("--checkpoint-dir") { Description = "take crash-consistent checkpoints into this folder (the first full, then incremental)" };
         var checkpointEvery = new Option<TimeSpan>("--checkpoint-every") { Description = "interval between checkpoints, e.g. 00:00:30", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
 
         var run = new Command("run", "Run a VM in the foreground: console on stdout, keyboard to the guest, Ctrl-C stops it")
         {
             kernel, initrd, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, cmdline, clock, execution, limit, signature, stats,
-            checkpointDir, checkpointEvery, agentChannel,
+            checkpointDir, checkpointEvery, agentChannel, qga,
         };
         run.SetAction(parse =>
         {
@@ -80,6 +81,7 @@ public static class VmCommands
                 CheckpointDirectory = parse.GetValue(checkpointDir)?.FullName,
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 AgentChannel = parse.GetValue(agentChannel),
+                QemuGuestAgent = parse.GetValue(qga),
             });
         });
         return run;
@@ -97,10 +99,11 @@ public static class VmCommands
         var cpus = new Option<int>("--cpus") { Description = "harts the VM had", DefaultValueFactory = _ => 1 };
         var clock = new Option<ClockMode>("--clock") { DefaultValueFactory = _ => ClockMode.RealTime };
         var agentChannel = new Option<bool>("--agent-channel") { Description = "the VM had the guest-agent channel" };
+        var resumeQga = new Option<bool>("--qemu-guest-agent") { Description = "the VM had the QEMU guest agent's port" };
         var execution = new Option<ExecutionMode>("--execution") { Description = "interpreter (default) or translated", DefaultValueFactory = _ => ExecutionMode.Interpreter };
         var resume = new Command("resume", "Continue a VM from its newest checkpoint: CPU, devices and RAM as at the cut")
         {
-            from, kernel, initrd, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, clock, execution, agentChannel,
+            from, kernel, initrd, elf, firmware, firmwareFile, firmwarePayload, disks, memory, cpus, clock, execution, agentChannel, resumeQga,
         };
         resume.SetAction(parse =>
         {
@@ -128,6 +131,7 @@ public static class VmCommands
                 Execution = parse.GetValue(execution),
                 ResumeFrom = parse.GetValue(from)!.FullName,
                 AgentChannel = parse.GetValue(agentChannel),
+                QemuGuestAgent = parse.GetValue(resumeQga),
             });
         });
         return resume;
@@ -194,6 +198,7 @@ public static class VmCommands
                 Clock = run.Clock,
                 InstructionLimit = run.InstructionLimit,
                 AgentChannel = run.AgentChannel,
+                QemuGuestAgent = run.QemuGuestAgent,
                 Execution = run.Execution,
             };
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Backup.Disks.BlockDevices;
 using Backup.Disks.Snapshots;
+using Backup.Engine.Networks;
 using Backup.Hypervisor.Boot;
 using Backup.Hypervisor.Machine;
 
@@ -21,6 +22,9 @@ public sealed partial record VmDefinition
 
     /// <summary>Largest accepted change-tracking granularity (the change-tracking library's own limit).</summary>
     public const int MaximumCbtGranularity = TrackedDiskOptions.MaxGranularity;
+
+    /// <summary>Most network cards a VM has (the machine's NIC slots).</summary>
+    public const int MaximumNics = 4;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -62,8 +66,20 @@ public sealed partial record VmDefinition
     /// <summary>Adds the guest-agent channel (ttyS1) used for application-consistent backups and checks.</summary>
     public bool AgentChannel { get; init; }
 
+    /// <summary>
+    /// Adds the standard QEMU guest agent's channel (a virtio-serial port org.qemu.guest_agent.0 for the guest's
+    /// qemu-ga); application-consistent backups then freeze through it. Older definitions lack it: false.
+    /// </summary>
+    public bool QemuGuestAgent { get; init; }
+
     /// <summary>The service starts this VM when it starts.</summary>
     public bool Autostart { get; init; }
+
+    /// <summary>The VM's network cards, in order (the guest's eth0, eth1, ...); at most <see cref="MaximumNics"/>.</summary>
+    public IReadOnlyList<VmNicDefinition> Nics { get; init; } = [];
+
+    /// <summary>TCP ports of the guest reachable from the host's loopback address through the appliance.</summary>
+    public IReadOnlyList<PortForwardDefinition> Forwards { get; init; } = [];
 
     /// <summary>
     /// Changed-block tracking granularity in bytes for the VM's disks (a disk's own
@@ -143,6 +159,7 @@ public sealed partial record VmDefinition
             throw new ArgumentException($"VM '{Name}': change-tracking granularity {problem}");
         }
 
+        ValidateNetworking();
         for (int i = 0; i < Disks.Count; i++)
         {
             if (Disks[i].CbtGranularity is { } diskGranularity && CbtGranularityProblem(diskGranularity) is { } diskProblem)
@@ -203,6 +220,7 @@ public sealed partial record VmDefinition
         CommandLine = CommandLine,
         Disks = disks,
         AgentChannel = AgentChannel,
+        QemuGuestAgent = QemuGuestAgent,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

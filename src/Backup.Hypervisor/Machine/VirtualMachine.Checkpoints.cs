@@ -50,7 +50,9 @@ public sealed partial class VirtualMachine
 
     /// <summary>
     /// Application-consistent checkpoint: asks the guest agent to freeze the data file system, takes the cut, and
-    /// thaws right after. If the VM has no agent channel, or the agent does not answer (or refuses) within
+    /// thaws right after. A VM with the QEMU guest agent (<see cref="VmConfiguration.QemuGuestAgent"/>) uses it
+    /// (guest-sync-delimited, guest-fsfreeze-freeze, the cut, guest-fsfreeze-thaw); otherwise the agent on the second
+    /// UART is used. If the VM has no agent channel, or the agent does not answer (or refuses) within
     /// <paramref name="agentTimeout"/>, the cut is taken crash-consistent and <see cref="VmCheckpoint.ConsistencyNote"/>
     /// says why. A freeze that timed out may still be carried out by the agent later, so a thaw is then sent after the cut
     /// (the agent answers in order) rather than leaving the guest's file system frozen. Must not be called on the VM's own
@@ -58,10 +60,15 @@ public sealed partial class VirtualMachine
     /// </summary>
     public async Task<VmCheckpoint> CheckpointApplicationConsistentAsync(string path, bool incremental, TimeSpan agentTimeout, CancellationToken cancellationToken = default)
     {
+        if (QemuAgent is not null)
+        {
+            return await CheckpointThroughQemuAgentAsync(QemuAgent, path, incremental, agentTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
         if (Agent is null)
         {
             var plain = Checkpoint(path, incremental);
-            plain.ConsistencyNote = "the VM has no guest-agent channel; the checkpoint is crash-consistent";
+            plain.ConsistencyNote = "the VM has no guest-agent channel (neither the QEMU guest agent nor the agent UART); the checkpoint is crash-consistent";
             return plain;
         }
 

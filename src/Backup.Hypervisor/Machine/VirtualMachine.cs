@@ -89,11 +89,11 @@ public sealed partial class VirtualMachine : IDisposable
             }
 
             _sbi?.AttachHarts(_harts);
-            Description = WithNics(WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
+            Description = WithNics(WithQemuAgentSlot(WithPlatformDevices(MachineDescription.Default(config.CpuCount, config.MemorySize, config.CommandLine, config.Disks.Count) with
             {
                 Isa = "rv64imafdc_zicsr_zifencei_sstc",
                 AgentUart = config.AgentChannel ? new UartDescription { Base = AgentUartBase, Irq = AgentUartIrq } : null,
-            }), config.Nics.Count);
+            }), config.QemuGuestAgent), config.Nics.Count);
 
             _clint = new Clint(_harts, _clock, Description.Clint!.Base);
             var plic = _plic = new Plic(_harts, (int)Description.Plic.SourceCount, Description.Plic.Base, Description.Plic.Size);
@@ -134,7 +134,7 @@ public sealed partial class VirtualMachine : IDisposable
                 _stateParts.Add(_sbi);
             }
 
-            _polled = [.. _polled, .. AttachPlatformDevices(plic, config.CommandLine), .. AttachNics(plic)];
+            _polled = [.. _polled, .. AttachPlatformDevices(plic, config.CommandLine), .. AttachQemuAgent(plic), .. AttachNics(plic)];
 
             if (loadImage)
             {
@@ -494,5 +494,6 @@ public sealed partial class VirtualMachine : IDisposable
         DetachNics();
         _ram.Dispose();
         _wake.Dispose();
+        QemuAgent?.Dispose();
     }
 }

@@ -46,6 +46,12 @@ public sealed record VmConfiguration
     /// <summary>Adds the guest-agent channel: a second 16550 (Linux's ttyS1) served by <see cref="VirtualMachine.Agent"/>.</summary>
     public bool AgentChannel { get; init; }
 
+    /// <summary>
+    /// Adds the standard QEMU guest agent's channel: a virtio-serial device (multiport virtio console) with the port
+    /// org.qemu.guest_agent.0, served by <see cref="VirtualMachine.QemuAgent"/>.
+    /// </summary>
+    public bool QemuGuestAgent { get; init; }
+
     /// <summary>How the harts execute guest code: the interpreter, or hot blocks translated to native code.</summary>
     public ExecutionMode Execution { get; init; } = ExecutionMode.Interpreter;
 

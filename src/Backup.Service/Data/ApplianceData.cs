@@ -5,6 +5,7 @@ namespace Backup.Service.Data;
 /// <code>
 ///   catalog.db            SQLite catalog of VMs, restore points and jobs (rebuildable from the repositories)
 ///   vms/NAME/vm.json      a VM's definition; vms/NAME/state/ its change tracking; vms/NAME/console.log
+///   networks/NAME/        a network's definition (network.json) and its DHCP leases (leases.json)
 ///   repository/           the default local repository; repository.key its passphrase (created with it, mode 0600)
 ///   policies/             protection policies (*.yaml) when `backup serve` is not given --policies
 ///   recovered/NAME/       overlays and state of instantly recovered VMs
@@ -63,6 +64,14 @@ public sealed class ApplianceData
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
         return new ApplianceData(Path.Combine(baseDirectory, "backup-appliance"));
     }
+
+    public string NetworksDirectory => Path.Combine(Root, "networks");
+
+    public string NetworkDirectory(string name) => Path.Combine(NetworksDirectory, name);
+
+    public string NetworkDefinitionPath(string name) => Path.Combine(NetworkDirectory(name), "network.json");
+
+    public string NetworkLeasesPath(string name) => Path.Combine(NetworkDirectory(name), "leases.json");
 
     public string VmDirectory(string name) => Path.Combine(VmsDirectory, name);
 

@@ -284,8 +284,16 @@ public sealed class ApplianceHost : IAsyncDisposable
             var known = states.TryGetValue(d.Name, out var s) ? s : ((string, DateTimeOffset)?)null;
             string state = running ? "running" : known is { } k && !k.Item1.StartsWith("running", StringComparison.Ordinal) && !k.Item1.StartsWith("rebooting", StringComparison.Ordinal) ? k.Item1 : "stopped";
             return new VmStatus(d.Name, running, d.Autostart, d.MemoryBytes, d.Cpus, d.Disks.Count, state, known?.Item2,
-                Enumerable.Range(0, d.Disks.Count).Select(d.CbtGranularityOf).ToList());
+                Enumerable.Range(0, d.Disks.Count).Select(d.CbtGranularityOf).ToList(), DescribeAgents(d));
         }).ToList();
+    }
+
+    /// <summary>The guest agents of <paramref name="definition"/> as <see cref="VmStatus.Agents"/> shows them.</summary>
+    public static string DescribeAgents(Backup.Engine.Vms.VmDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        string[] agents = [.. new[] { definition.QemuGuestAgent ? "qga" : null, definition.AgentChannel ? "channel" : null }.OfType<string>()];
+        return agents.Length == 0 ? "-" : string.Join('+', agents);
     }
 
     public static BackupReply ToReply(BackupOutcome outcome)

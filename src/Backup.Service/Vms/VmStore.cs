@@ -1,5 +1,6 @@
 using Backup.Engine.Vms;
 using Backup.Service.Data;
+using Backup.Service.Networks;
 
 namespace Backup.Service.Vms;
 
@@ -53,6 +54,7 @@ public sealed class VmStore
             throw new ArgumentException($"VM '{definition.Name}': initrd '{absolute.Initrd}' does not exist");
         }
 
+        absolute = WithNetworking(absolute);
         foreach (var disk in absolute.Disks)
         {
             if (!File.Exists(disk.Path))
@@ -79,6 +81,50 @@ public sealed class VmStore
         Directory.CreateDirectory(_data.VmDirectory(definition.Name));
         Write(path, absolute);
         return absolute;
+    }
+
+    /// <summary>
+    /// Checks that every NIC's network exists, gives NICs without a MAC a random one, and refuses a MAC or a forwarded
+    /// host port another VM already has.
+    /// </summary>
+    private VmDefinition WithNetworking(VmDefinition definition)
+    {
+        if (definition.Nics.Count == 0)
+        {
+            return definition;
+        }
+
+        var networks = new NetworkStore(_data);
+        foreach (var nic in definition.Nics)
+        {
+            if (!networks.Exists(nic.Network))
+            {
+                throw new ArgumentException($"VM '{definition.Name}': no network named '{nic.Network}' (create it with `backup network create {nic.Network}`)");
+            }
+        }
+
+        var others = List().Definitions.Where(o => o.Name != definition.Name).ToList();
+        var takenMacs = others.SelectMany(o => o.Nics).Select(n => n.Mac).ToHashSet(StringComparer.Ordinal);
+        var complete = definition.WithMacAddresses(takenMacs);
+        foreach (var nic in complete.Nics)
+        {
+            var owner = others.FirstOrDefault(o => o.Nics.Any(n => n.Mac == nic.Mac));
+            if (owner is not null)
+            {
+                throw new ArgumentException($"VM '{definition.Name}': MAC {nic.Mac} already belongs to VM '{owner.Name}'");
+            }
+        }
+
+        foreach (var forward in complete.Forwards)
+        {
+            var owner = others.FirstOrDefault(o => o.Forwards.Any(f => f.HostPort == forward.HostPort && f.HostAddress == forward.HostAddress));
+            if (owner is not null)
+            {
+                throw new ArgumentException($"VM '{definition.Name}': host port {forward.HostAddress}:{forward.HostPort} is already forwarded to VM '{owner.Name}'");
+            }
+        }
+
+        return complete;
     }
 
     /// <summary>Replaces a VM's definition (for example to change autostart).</summary>
@@ -145,17 +191,5 @@ public sealed class VmStore
         return (definitions, problems);
     }
 
-    private static void Write(string path, VmDefinition definition)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(definition.ToJson());
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-    }
+    private static void Write(string path, VmDefinition definition) => AtomicFile.Write(path, definition.ToJson());
 }

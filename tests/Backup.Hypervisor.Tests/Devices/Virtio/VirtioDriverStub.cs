@@ -14,7 +14,7 @@ public sealed class VirtioDriverStub : IDisposable
     public const ulong Data = RamBase + 0x40000;
     public const ushort Size = 8;
 
-    private readonly ushort[] _availIndex = new ushort[4];
+    private readonly ushort[] _availIndex = new ushort[16];
 
     public VirtioDriverStub(Func<GuestRam, RecordingInterruptLine, List<string>, VirtioMmioTransport> create)
     {
@@ -35,11 +35,16 @@ public sealed class VirtioDriverStub : IDisposable
 
     public void Reg(ulong offset, uint value) => Transport.Write(offset, 4, value);
 
-    /// <summary>Negotiates VERSION_1 only, sets up queues 0..<paramref name="queues"/>-1 and sets DRIVER_OK.</summary>
-    public void Start(int queues)
+    /// <summary>
+    /// Negotiates VERSION_1 plus the device-specific <paramref name="deviceFeatures"/> (bits 0..31), sets up queues
+    /// 0..<paramref name="queues"/>-1 and sets DRIVER_OK.
+    /// </summary>
+    public void Start(int queues, uint deviceFeatures = 0)
     {
         Reg(0x070, 0);
         Reg(0x070, VirtioDeviceStatus.Acknowledge | VirtioDeviceStatus.Driver);
+        Reg(0x024, 0);
+        Reg(0x020, deviceFeatures);
         Reg(0x024, 1);
         Reg(0x020, 1); // VIRTIO_F_VERSION_1 (bit 32)
         Reg(0x070, VirtioDeviceStatus.Acknowledge | VirtioDeviceStatus.Driver | VirtioDeviceStatus.FeaturesOk);
