@@ -19,7 +19,7 @@ namespace Backup.Network;
 public sealed class VirtualNetwork : IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, MacAddress> _vms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (MacAddress Mac, SwitchPort Port)> _vms = new(StringComparer.Ordinal);
     private readonly List<TcpPortForward> _forwards = [];
     private bool _disposed;
 
@@ -108,10 +108,40 @@ public sealed class VirtualNetwork : IDisposable
             }
 
             var port = Switch.CreatePort(vmName, mac);
-            _vms[vmName] = mac;
+            _vms[vmName] = (mac, port);
             Dns.Register(label, () => Dhcp.AddressOf(mac));
             return port;
         }
+    }
+
+    /// <summary>
+    /// Unplugs a VM: its port goes down (the NIC sees the link down), its name leaves DNS and its forwards close. Its
+    /// lease and reservation stay, so it gets the same address when it comes back. False when it was not attached.
+    /// </summary>
+    public bool Detach(string vmName)
+    {
+        List<TcpPortForward> forwards;
+        SwitchPort port;
+        lock (_gate)
+        {
+            if (!_vms.Remove(vmName, out var vm))
+            {
+                return false;
+            }
+
+            port = vm.Port;
+            forwards = _forwards.Where(f => f.GuestName == vmName).ToList();
+            _forwards.RemoveAll(f => f.GuestName == vmName);
+        }
+
+        Dns.Unregister(NetworkName.ToDnsLabel(vmName));
+        foreach (var forward in forwards)
+        {
+            forward.Dispose();
+        }
+
+        port.Dispose();
+        return true;
     }
 
     /// <summary>The VM's address now (lease or reservation); null when it has none or is not attached.</summary>
@@ -119,7 +149,7 @@ public sealed class VirtualNetwork : IDisposable
     {
         lock (_gate)
         {
-            return _vms.TryGetValue(vmName, out var mac) ? Dhcp.AddressOf(mac) : null;
+            return _vms.TryGetValue(vmName, out var vm) ? Dhcp.AddressOf(vm.Mac) : null;
         }
     }
 

@@ -234,8 +234,11 @@ internal static class ProtectionCommands
             bool quiet = parse.GetValue(exitWhenReady);
             using var subscription = quiet ? null : tap.Attach(bytes => sink.Write(bytes), out _);
             using var chunkCache = OpenChunkCache(Path.Combine(data.RecoveredDirectory, vmName + ".cache"), parse.GetValue(cacheSize));
+            var networkStore = new Service.Networks.NetworkStore(data);
+            using var labNetworks = Engine.Networks.NetworkFabric.Isolated(networkStore.Get, data.NetworkLeasesPath, Path.Combine(data.RecoveredDirectory, vmName + ".networks"));
             using var recovered = await InstantRecovery.StartAsync(repository, new RecoveryRequest
             {
+                Networks = labNetworks,
                 PointId = record.Id,
                 Name = vmName,
                 Resume = wantResume,

@@ -34,8 +34,8 @@ public sealed partial record NetworkDefinition
     [JsonIgnore]
     public string EffectiveDomain => Domain ?? $"{Name}.lab";
 
-    /// <summary>True when <paramref name="name"/> can name a network: 1-32 of a-z, 0-9, '-', starting with a letter.</summary>
-    public static bool IsValidName(string name) => NamePattern().IsMatch(name ?? string.Empty);
+    /// <summary>True when <paramref name="name"/> can name a network: 1-32 of a-z, 0-9, '-', starting with a letter, not ending with '-'.</summary>
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name ?? string.Empty) && Backup.Network.NetworkName.IsValid(name);
 
     /// <summary>The parsed <see cref="Subnet"/>; throws <see cref="ArgumentException"/> if it is not an IPv4 CIDR of /16../29.</summary>
     public IPNetwork ParsedSubnet()
@@ -58,7 +58,7 @@ public sealed partial record NetworkDefinition
     {
         if (!IsValidName(Name))
         {
-            throw new ArgumentException($"'{Name}' is not a valid network name (1-32 characters of a-z, 0-9, '-', starting with a letter)");
+            throw new ArgumentException($"'{Name}' is not a valid network name (1-32 characters of a-z, 0-9, '-', starting with a letter and not ending with '-')");
         }
 
         ParsedSubnet();

@@ -90,20 +90,21 @@ public static class InstantRecovery
         {
             Name = name,
             Autostart = false,
+            Forwards = [],
             Disks = configuration.Vm.Disks.Select((d, i) => d with { Path = Path.Combine(directory, $"{PointStreams.Disk(i)}.overlay") }).ToArray(),
         };
         var prepared = clock.Elapsed;
         ManagedVm vm;
         if (state is null)
         {
-            vm = ManagedVm.Run(definition, overlays, kernel, null, Path.Combine(directory, "state"), console, log, clock);
+            vm = ManagedVm.Run(definition, overlays, kernel, null, Path.Combine(directory, "state"), console, log, clock, request.Networks);
         }
         else
         {
             try
             {
                 vm = ManagedVm.Resume(definition, overlays, kernel, state.Reader.AsStream(), $"restore point {request.PointId}, stream {PointStreams.MemoryState}",
-                    Path.Combine(directory, "state"), console, log, clock);
+                    Path.Combine(directory, "state"), console, log, clock, request.Networks);
             }
             catch
             {
@@ -143,9 +144,38 @@ public static class InstantRecovery
                 vm.Dispose();
                 throw;
             }
+
+            if (configuration.Consistency == "application")
+            {
+                await ThawResumedGuestAsync(vm, log, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return new RecoveredVm(vm, request.PointId, configuration, request.Resume, prepared);
+    }
+
+    /// <summary>
+    /// An application-consistent point's memory is the guest with its file systems frozen (the cut is taken between
+    /// guest-fsfreeze-freeze and -thaw), so a VM resumed from it would stay frozen: writes would block forever. Through
+    /// the QEMU guest agent the resumed guest is thawed at once (qemu-ga also runs its thaw hooks); a failure is logged,
+    /// not fatal (the VM runs; an operator can still thaw it).
+    /// </summary>
+    private static async Task ThawResumedGuestAsync(ManagedVm vm, Action<string>? log, CancellationToken cancellationToken)
+    {
+        if (vm.Machine.QemuAgent is not { } agent)
+        {
+            return;
+        }
+
+        try
+        {
+            int thawed = await agent.ThawAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            log?.Invoke($"resumed from an application-consistent point: qemu-ga thawed {thawed} file system(s)");
+        }
+        catch (Hypervisor.Agent.QemuGuestAgentException e)
+        {
+            log?.Invoke($"resumed from an application-consistent point, but the thaw failed: {e.Message} (the guest's file systems may stay frozen)");
+        }
     }
 
     private static async Task ExtractBootFilesAsync(Repository.Reading.RestorePointReader reader, IReadOnlyDictionary<string, string> files, CancellationToken cancellationToken)

@@ -22,4 +22,11 @@ public sealed record RecoveryRequest
     /// the recovered VM), or null. The caller owns it and disposes it after the VM.
     /// </summary>
     public Repository.Reading.DiskChunkCache? DiskCache { get; init; }
+
+    /// <summary>
+    /// The networks the recovered VM's NICs join (needed when the point's VM had NICs). Callers give an isolated copy
+    /// of the production networks (<see cref="Networks.NetworkFabric.Isolated"/>) so a recovered VM never meets the
+    /// production VM it replaces or tests; its port forwards are not opened (the production VM may hold those ports).
+    /// </summary>
+    public Networks.NetworkFabric? Networks { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Backup.Disks.BlockDevices;
 using Backup.Disks.Snapshots;
+using Backup.Engine.Networks;
 using Backup.Engine.Vms;
 using Backup.Hypervisor.Machine;
 
@@ -64,7 +65,8 @@ public sealed class ManagedVm : IDisposable
     /// Opens the VM's disk images behind change tracking (sidecars and snapshot stores in <paramref name="stateDirectory"/>)
     /// and boots the kernel. Throws <see cref="ArgumentException"/>/<see cref="DiskImageException"/> naming what is wrong.
     /// </summary>
-    public static ManagedVm Boot(VmDefinition definition, string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null)
+    public static ManagedVm Boot(VmDefinition definition, string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null,
+        NetworkFabric? networks = null)
     {
         ArgumentNullException.ThrowIfNull(definition);
         var clock = since ?? Stopwatch.StartNew();
@@ -73,7 +75,8 @@ public sealed class ManagedVm : IDisposable
         try
         {
             var disks = OpenTracked(definition, stateDirectory, owned);
-            var machine = new VirtualMachine(definition.ToConfiguration(disks), console.Write, log);
+            var attachment = AttachNetworks(definition, networks, owned);
+            var machine = new VirtualMachine(definition.ToConfiguration(disks, nics: attachment.Nics), console.Write, log);
             owned.Insert(0, machine);
             return Launch(definition, machine, disks, console, owned, clock);
         }
@@ -90,8 +93,8 @@ public sealed class ManagedVm : IDisposable
     /// wrapped in change tracking with sidecars in <paramref name="stateDirectory"/> and disposed with the VM.
     /// </summary>
     public static ManagedVm Run(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, IReadOnlyList<string>? stateChain,
-        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null) =>
-        Run(definition, disks, kernelPath, stateDirectory, console, log, since, config => stateChain is { Count: > 0 }
+        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null, NetworkFabric? networks = null) =>
+        Run(definition, disks, kernelPath, stateDirectory, console, log, since, networks, config => stateChain is { Count: > 0 }
             ? VirtualMachine.Restore(config, stateChain, console.Write, log)
             : new VirtualMachine(config, console.Write, log));
 
@@ -100,11 +103,11 @@ public sealed class ManagedVm : IDisposable
     /// resuming from a full checkpoint read from <paramref name="state"/> as it arrives (disposed when read).
     /// </summary>
     public static ManagedVm Resume(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, Stream state, string stateSource,
-        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null) =>
-        Run(definition, disks, kernelPath, stateDirectory, console, log, since, config => VirtualMachine.Restore(config, state, stateSource, console.Write, log));
+        string stateDirectory, ConsoleTap console, Action<string>? log = null, Stopwatch? since = null, NetworkFabric? networks = null) =>
+        Run(definition, disks, kernelPath, stateDirectory, console, log, since, networks, config => VirtualMachine.Restore(config, state, stateSource, console.Write, log));
 
     private static ManagedVm Run(VmDefinition definition, IReadOnlyList<IBlockDevice> disks, string kernelPath, string stateDirectory,
-        ConsoleTap console, Action<string>? log, Stopwatch? since, Func<VmConfiguration, VirtualMachine> create)
+        ConsoleTap console, Action<string>? log, Stopwatch? since, NetworkFabric? networks, Func<VmConfiguration, VirtualMachine> create)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(disks);
@@ -127,7 +130,8 @@ public sealed class ManagedVm : IDisposable
                 wrapped = i + 1;
             }
 
-            var config = definition.ToConfiguration(tracked, kernelPath);
+            var attachment = AttachNetworks(definition, networks, owned);
+            var config = definition.ToConfiguration(tracked, kernelPath, attachment.Nics);
             var machine = create(config);
             owned.Insert(0, machine);
             return Launch(definition, machine, tracked, console, owned, clock);
@@ -194,6 +198,27 @@ public sealed class ManagedVm : IDisposable
         };
         thread.Start();
         return vm;
+    }
+
+    /// <summary>
+    /// Plugs the VM's NICs into their networks (the attachment is disposed after the machine). A VM with NICs needs
+    /// the fabric of the process that runs it.
+    /// </summary>
+    private static VmNetworkAttachment AttachNetworks(VmDefinition definition, NetworkFabric? networks, List<IDisposable> owned)
+    {
+        if (definition.Nics.Count > 0 && networks is null)
+        {
+            throw new ArgumentException($"VM '{definition.Name}' has network cards ({string.Join(", ", definition.Nics.Select(n => n.Network))}) but runs where no appliance network is available");
+        }
+
+        if (networks is null)
+        {
+            return VmNetworkAttachment.None;
+        }
+
+        var attachment = networks.Attach(definition);
+        owned.Add(attachment);
+        return attachment;
     }
 
     private static List<TrackedDisk> OpenTracked(VmDefinition definition, string stateDirectory, List<IDisposable> owned)

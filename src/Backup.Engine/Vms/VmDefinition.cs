@@ -209,9 +209,13 @@ public sealed partial record VmDefinition
         ? this with { Kernel = files[Backups.PointStreams.Kernel], Initrd = files.GetValueOrDefault(Backups.PointStreams.Initrd) }
         : this with { FirmwareFile = files[Backups.PointStreams.Firmware], FirmwarePayload = files[Backups.PointStreams.FirmwarePayload] };
 
-    /// <summary>The hypervisor configuration for this VM over already opened disks (in definition order).</summary>
-    public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null) => new()
+    /// <summary>
+    /// The hypervisor configuration for this VM over already opened disks (in definition order) and NICs already plugged
+    /// into their networks (<see cref="Networks.NetworkFabric.Attach"/>; none: the VM runs without network cards).
+    /// </summary>
+    public VmConfiguration ToConfiguration(IReadOnlyList<IBlockDevice> disks, string? kernelPath = null, IReadOnlyList<VmNic>? nics = null) => new()
     {
+        Nics = nics ?? [],
         KernelPath = Firmware is null ? kernelPath ?? Kernel : null,
         InitrdPath = Firmware is null ? Initrd : null,
         Firmware = BootFirmware,

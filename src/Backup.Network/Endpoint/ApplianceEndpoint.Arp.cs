@@ -164,8 +164,8 @@ public sealed partial class ApplianceEndpoint
 
         if (op == 1 && forUs)
         {
+            Interlocked.Increment(ref Statistics._arpRepliesSent); // counted first: the reply may be read before this thread goes on
             SendArp(2, senderMac, senderMac, senderIp);
-            Interlocked.Increment(ref Statistics._arpRepliesSent);
         }
     }
 

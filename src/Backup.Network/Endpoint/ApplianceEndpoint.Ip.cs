@@ -188,8 +188,8 @@ public sealed partial class ApplianceEndpoint
         ushort seq = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
         if (icmp[0] == 8 && icmp[1] == 0)
         {
-            SendEcho(0, sourceMac, source, id, seq, icmp[8..]);
             Interlocked.Increment(ref Statistics._echoRepliesSent);
+            SendEcho(0, sourceMac, source, id, seq, icmp[8..]);
         }
         else if (icmp[0] == 0)
         {

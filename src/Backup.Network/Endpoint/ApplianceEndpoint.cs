@@ -37,7 +37,7 @@ public sealed partial class ApplianceEndpoint : IDisposable
         _ipId = Random.Shared.Next(0, 65536);
         _nextEphemeral = Random.Shared.Next(49152, 65536);
         link.AcceptedOffloads = options.AcceptedOffloads;
-        link.SetNotifier(() => _signal.Set());
+        link.SetNotifier(Wake);
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = $"endpoint {options.Address}" };
         _receiver.Start();
     }
@@ -129,6 +129,18 @@ public sealed partial class ApplianceEndpoint : IDisposable
 
         Interlocked.Increment(ref Statistics._framesSent);
         return _link.Transmit(frame, offload);
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _signal.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // a frame arrived while the endpoint shut down: nobody waits for it
+        }
     }
 
     private void ReceiveLoop()

@@ -108,7 +108,19 @@ public sealed class TcpPortForward : IDisposable
             }
 
             Interlocked.Increment(ref _accepted);
-            _ = BridgeAsync(client);
+            _ = BridgeSafelyAsync(client);
+        }
+    }
+
+    private async Task BridgeSafelyAsync(TcpClient client)
+    {
+        try
+        {
+            await BridgeAsync(client).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            Fail($"'{GuestName}': {e.Message}"); // the forward shut down or a socket failed mid-bridge
         }
     }
 

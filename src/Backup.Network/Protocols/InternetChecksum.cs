@@ -8,11 +8,23 @@ internal static class InternetChecksum
     /// <summary>Adds <paramref name="data"/> (big-endian 16-bit words, an odd last byte padded) to a running 32-bit sum.</summary>
     public static ulong Add(ulong sum, ReadOnlySpan<byte> data)
     {
+        // 32-bit big-endian words fold to the same ones'-complement sum as 16-bit ones (2^16 = 1 mod 2^16-1); the 64-bit
+        // accumulator cannot overflow below 2^31 words, far beyond a 64 KiB packet
         int i = 0;
+        while (i + 32 <= data.Length)
+        {
+            ulong a = BinaryPrimitives.ReadUInt64BigEndian(data[i..]);
+            ulong b = BinaryPrimitives.ReadUInt64BigEndian(data[(i + 8)..]);
+            ulong c = BinaryPrimitives.ReadUInt64BigEndian(data[(i + 16)..]);
+            ulong d = BinaryPrimitives.ReadUInt64BigEndian(data[(i + 24)..]);
+            sum += (a >> 32) + (a & 0xFFFF_FFFF) + (b >> 32) + (b & 0xFFFF_FFFF) + (c >> 32) + (c & 0xFFFF_FFFF) + (d >> 32) + (d & 0xFFFF_FFFF);
+            i += 32;
+        }
+
         while (i + 8 <= data.Length)
         {
             ulong w = BinaryPrimitives.ReadUInt64BigEndian(data[i..]);
-            sum += (w >> 48) + ((w >> 32) & 0xFFFF) + ((w >> 16) & 0xFFFF) + (w & 0xFFFF);
+            sum += (w >> 32) + (w & 0xFFFF_FFFF);
             i += 8;
         }
 

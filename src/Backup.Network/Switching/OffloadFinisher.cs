@@ -11,6 +11,9 @@ namespace Backup.Network.Switching;
 /// </summary>
 internal static class OffloadFinisher
 {
+    /// <summary>Smallest MSS a super-frame may ask for (Linux's TCP_MIN_SND_MSS): a tiny one would turn one frame into thousands.</summary>
+    public const int MinimumSegmentSize = 48;
+
     /// <summary>True when <paramref name="offload"/> asks for something <paramref name="accepted"/> lacks.</summary>
     public static bool NeedsFinishing(in FrameOffload offload, OffloadCapabilities accepted)
     {
@@ -38,7 +41,8 @@ internal static class OffloadFinisher
         return offload.Segmentation switch
         {
             SegmentationKind.None => frame.Length <= FrameLimits.MaximumLength,
-            SegmentationKind.TcpV4 or SegmentationKind.TcpV6 => offload.SegmentSize > 0 && frame.Length <= FrameLimits.MaximumSuperFrameLength,
+            SegmentationKind.TcpV4 or SegmentationKind.TcpV6 =>
+                offload.SegmentSize >= MinimumSegmentSize && frame.Length <= FrameLimits.MaximumSuperFrameLength,
             _ => false,
         };
     }
@@ -49,17 +53,10 @@ internal static class OffloadFinisher
         if (offload.Segmentation == SegmentationKind.None)
         {
             byte[] copy = ArrayPool<byte>.Shared.Rent(frame.Length);
-            try
-            {
-                Span<byte> f = copy.AsSpan(0, frame.Length);
-                frame.CopyTo(f);
-                CompleteChecksum(f, offload.ChecksumStart, offload.ChecksumOffset);
-                return sink.Accept(f, FrameOffload.None);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(copy);
-            }
+            Span<byte> f = copy.AsSpan(0, frame.Length);
+            frame.CopyTo(f);
+            CompleteChecksum(f, offload.ChecksumStart, offload.ChecksumOffset);
+            return sink.TakeRented(copy, frame.Length);
         }
 
         return Segment(frame, offload, sink);
@@ -137,20 +134,15 @@ internal static class OffloadFinisher
         }
 
         int mss = offload.SegmentSize;
-        ReadOnlySpan<byte> payload = frame[headers..];
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(headers + mss);
-        try
+        if (headers + mss > FrameLimits.MaximumLength)
         {
-            return EmitSegments(frame[..headers], payload, l3, l4, v4, mss, buffer, sink);
+            return false; // its segments would not be ordinary frames either
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+
+        return EmitSegments(frame[..headers], frame[headers..], l3, l4, v4, mss, sink);
     }
 
-    private static bool EmitSegments(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int l3, int l4, bool v4, int mss,
-        byte[] buffer, IFrameSink sink)
+    private static bool EmitSegments(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int l3, int l4, bool v4, int mss, IFrameSink sink)
     {
         int headers = header.Length;
         uint seq = BinaryPrimitives.ReadUInt32BigEndian(header[(l4 + 4)..]);
@@ -163,6 +155,7 @@ internal static class OffloadFinisher
         {
             int off = i * mss;
             int len = Math.Min(mss, payload.Length - off);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(headers + len);
             Span<byte> f = buffer.AsSpan(0, headers + len);
             header.CopyTo(f);
             payload.Slice(off, len).CopyTo(f[headers..]);
@@ -200,7 +193,7 @@ internal static class OffloadFinisher
             f[l4 + 16] = 0;
             f[l4 + 17] = 0;
             BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + 16)..], InternetChecksum.Compute(f[l4..], pseudo));
-            all &= sink.Accept(f, FrameOffload.None);
+            all &= sink.TakeRented(buffer, headers + len);
         }
 
         return all;

@@ -160,7 +160,21 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
             notify = _notify;
         }
 
-        notify?.Invoke();
+        Notify(notify);
+    }
+
+    /// <summary>Runs the receiver's notifier on the sender's thread; whatever it throws stays with the receiver.</summary>
+    private void Notify(Action? notify)
+    {
+        try
+        {
+            notify?.Invoke();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // the frame is queued; a notifier that fails must not make another NIC's Transmit throw
+            Interlocked.Increment(ref Statistics._notifierFailures);
+        }
     }
 
     /// <summary>Delivers one frame to this port: finished first if the NIC cannot finish it, then queued.</summary>
@@ -191,6 +205,9 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
     /// <summary>Queues a copy of a finished frame (drop-tail when full).</summary>
     bool IFrameSink.Accept(ReadOnlySpan<byte> frame, in FrameOffload offload) => Accept(frame, offload);
 
+    /// <summary>Queues a finished frame whose rented buffer the port now owns.</summary>
+    bool IFrameSink.TakeRented(byte[] buffer, int length) => Enqueue(buffer, length, FrameOffload.None);
+
     private bool Accept(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
         if (!_up)
@@ -198,15 +215,20 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
             return false;
         }
 
-        Action? notify = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
         frame.CopyTo(buffer);
+        return Enqueue(buffer, frame.Length, offload);
+    }
+
+    private bool Enqueue(byte[] buffer, int length, in FrameOffload offload)
+    {
+        Action? notify = null;
         lock (_gate)
         {
-            if (_queue.Count >= _maxFrames || _queuedBytes + frame.Length > _maxBytes)
+            if (!_up || _queue.Count >= _maxFrames || _queuedBytes + length > _maxBytes)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                Interlocked.Increment(ref Statistics._droppedQueueFull);
+                Interlocked.Increment(ref _up ? ref Statistics._droppedQueueFull : ref Statistics._droppedLinkDown);
                 return false;
             }
 
@@ -215,13 +237,13 @@ public sealed class SwitchPort : INetworkLink, IFrameSink
                 notify = _notify;
             }
 
-            _queue.Enqueue(new QueuedFrame(buffer, frame.Length, offload));
-            _queuedBytes += frame.Length;
+            _queue.Enqueue(new QueuedFrame(buffer, length, offload));
+            _queuedBytes += length;
         }
 
         Interlocked.Increment(ref Statistics._framesQueued);
-        Interlocked.Add(ref Statistics._bytesQueued, frame.Length);
-        notify?.Invoke();
+        Interlocked.Add(ref Statistics._bytesQueued, length);
+        Notify(notify);
         return true;
     }
 

@@ -20,6 +20,7 @@ public sealed class SwitchPortStatistics
     internal long _droppedLinkDown;
     internal long _framesSegmented;
     internal long _checksumsCompleted;
+    internal long _notifierFailures;
 
     /// <summary>Frames the NIC sent that the switch accepted.</summary>
     public long FramesSent => Interlocked.Read(ref _framesSent);
@@ -62,6 +63,9 @@ public sealed class SwitchPortStatistics
 
     /// <summary>Partial checksums the switch completed for this port.</summary>
     public long ChecksumsCompleted => Interlocked.Read(ref _checksumsCompleted);
+
+    /// <summary>Times this port's notifier threw (the frame stayed queued).</summary>
+    public long NotifierFailures => Interlocked.Read(ref _notifierFailures);
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -285,9 +285,9 @@ internal sealed partial class TcpConnection
             }
 
             OnNewAck(acked);
-            if (data > 0)
+            if (data > 0 && _send.Free >= Math.Min(_send.Capacity / 4, 256 * 1024))
             {
-                SignalWritable();
+                SignalWritable(); // a writer waits for a useful amount of room, not for each ACK's few kilobytes
             }
 
             if (Flight > 0)

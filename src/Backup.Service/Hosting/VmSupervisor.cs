@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Backup.Engine.Networks;
 using Backup.Engine.Running;
 using Backup.Hypervisor.Machine;
 using Backup.Service.Catalog;
 using Backup.Service.Data;
+using Backup.Service.Networks;
 using Backup.Service.Vms;
 using Microsoft.Extensions.Logging;
 
@@ -29,7 +31,12 @@ public sealed class VmSupervisor : IDisposable
         _store = store;
         _catalog = catalog;
         _logger = logger;
+        var networks = new NetworkStore(data);
+        Networks = new NetworkFabric(networks.Get, data.NetworkLeasesPath);
     }
+
+    /// <summary>The appliance networks this process runs (started with the first VM on each).</summary>
+    public NetworkFabric Networks { get; }
 
     /// <summary>The running VM of that name, or null.</summary>
     public ManagedVm? Find(string name) => _running.TryGetValue(name, out var entry) ? entry.Vm : null;
@@ -57,7 +64,7 @@ public sealed class VmSupervisor : IDisposable
             ManagedVm vm;
             try
             {
-                vm = ManagedVm.Boot(definition, _data.VmStateDirectory(name), tap, message => _logger.LogInformation("vm {Vm}: {Message}", name, message));
+                vm = ManagedVm.Boot(definition, _data.VmStateDirectory(name), tap, message => _logger.LogInformation("vm {Vm}: {Message}", name, message), networks: Networks);
             }
             catch
             {
@@ -129,6 +136,8 @@ public sealed class VmSupervisor : IDisposable
         {
             entry.Closed.Task.Wait(TimeSpan.FromSeconds(30));
         }
+
+        Networks.Dispose();
     }
 
     private void OnExited(string name, Entry entry, VmExit exit)

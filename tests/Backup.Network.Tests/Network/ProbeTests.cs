@@ -74,6 +74,22 @@ public sealed class ProbeTests
     }
 
     [Fact]
+    public async Task DetachedVmLeavesDnsAndItsForwardsAndKeepsItsReservation()
+    {
+        using var lab = new LabNetwork();
+        var forward = lab.Network.AddForward("web_1", Forwarding.ForwardSpec.Parse("tcp:127.0.0.1:0-:80"));
+        Assert.NotNull(lab.Network.Dns.Resolve("web-1"));
+        Assert.True(lab.Network.Detach("web_1"));
+        Assert.False(lab.Network.Detach("web_1"));
+        Assert.Null(lab.Network.Dns.Resolve("web-1.lab"));
+        Assert.Equal(NetworkFailure.NoLease, (await lab.Network.PingAsync("web_1", Timeout)).Failure);
+        using var client = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync(forward.HostEndPoint));
+        using var again = lab.Network.Attach("web_1", LabNetwork.VmMac);
+        Assert.Equal(lab.VmAddress, lab.Network.AddressOf("web_1"));
+    }
+
+    [Fact]
     public void NetworkNamesFollowTheRules()
     {
         Assert.True(NetworkName.IsValid("lab"));

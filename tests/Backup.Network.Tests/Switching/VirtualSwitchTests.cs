@@ -37,6 +37,34 @@ public sealed class VirtualSwitchTests
     }
 
     [Fact]
+    public void LearnedAddressesAgeOutAndAPortCannotFillTheTable()
+    {
+        var time = new ManualTime();
+        using var sw = new VirtualSwitch("lab", new SwitchOptions { MacAging = TimeSpan.FromSeconds(60), MaxMacsPerPort = 4, MacTableCapacity = 8 }, time);
+        using var a = sw.CreatePort("a", A);
+        using var b = sw.CreatePort("b");
+        using var c = sw.CreatePort("c");
+        for (ulong i = 0; i < 1000; i++)
+        {
+            b.Transmit(TestFrames.Ethernet(A, new MacAddress(0x0200_0000_0000UL + i), 0x88B5, 46), FrameOffload.None);
+        }
+
+        Assert.Equal(1 + 4, sw.LearnedAddresses); // a's pinned address and four of b's
+        Assert.True(c.Transmit(TestFrames.Ethernet(A, C, 0x88B5, 46), FrameOffload.None));
+        Assert.Equal(6, sw.LearnedAddresses);
+
+        // c is learned: unicast to it reaches only c; once it ages out, it is flooded again
+        TestFrames.Drain(b);
+        a.Transmit(TestFrames.Ethernet(C, A, 0x88B5, 46), FrameOffload.None);
+        Assert.Empty(TestFrames.Drain(b));
+        Assert.Single(TestFrames.Drain(c));
+        time.Advance(TimeSpan.FromSeconds(61));
+        a.Transmit(TestFrames.Ethernet(C, A, 0x88B5, 46), FrameOffload.None);
+        Assert.Single(TestFrames.Drain(b));
+        Assert.Single(TestFrames.Drain(c));
+    }
+
+    [Fact]
     public void BroadcastReachesEveryOtherPortButNotTheSender()
     {
         using var sw = new VirtualSwitch("lab");
@@ -85,9 +113,14 @@ public sealed class VirtualSwitchTests
         b.AcceptedOffloads = OffloadCapabilities.None;
         Assert.True(a.Transmit(TestFrames.Ethernet(B, A, EtherTypes.IPv4, 3000), new FrameOffload(false, 0, 0, SegmentationKind.TcpV4, 1000, 54)));
         Assert.Empty(TestFrames.Drain(b));
+        // a super-frame asking for 1-byte segments (amplification) or segments larger than a frame
+        var tcp = TestFrames.TcpV4(B, A, [10, 0, 0, 1], [10, 0, 0, 2], 1, 0x10, new byte[30_000], partial: true);
+        Assert.False(a.Transmit(tcp, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1, 54)));
+        Assert.True(a.Transmit(tcp, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 9000, 54)));
+        Assert.Empty(TestFrames.Drain(b));
         Assert.Equal(1, a.Statistics.DroppedOversized);
-        Assert.Equal(5, a.Statistics.DroppedMalformed);
-        Assert.Equal(1, b.Statistics.DroppedMalformed);
+        Assert.Equal(6, a.Statistics.DroppedMalformed);
+        Assert.Equal(2, b.Statistics.DroppedMalformed);
     }
 
     [Fact]
@@ -191,6 +224,50 @@ public sealed class VirtualSwitchTests
         b.AcceptedOffloads = OffloadCapabilities.Checksum | OffloadCapabilities.TcpV4Segmentation;
         Assert.True(a.Transmit(frame, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1448, 54)));
         Assert.Equal(frame, Assert.Single(TestFrames.Drain(b)).Frame);
+    }
+
+    [Fact]
+    public void Tcp6SuperFrameIsSegmentedWithCorrectHeaders()
+    {
+        using var sw = new VirtualSwitch("lab");
+        using var a = sw.CreatePort("a", A);
+        using var b = sw.CreatePort("b", B);
+        var payload = Enumerable.Range(0, 3000).Select(i => (byte)(i * 5)).ToArray();
+        var src = Enumerable.Range(0, 16).Select(i => (byte)(0xfd + i)).ToArray();
+        var dst = Enumerable.Range(0, 16).Select(i => (byte)(0x20 + i)).ToArray();
+        var f = TestFrames.Ethernet(B, A, EtherTypes.IPv6, 40 + 20 + payload.Length);
+        var ip = f.AsSpan(14);
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(20 + payload.Length));
+        ip[6] = EtherTypes.Tcp;
+        ip[7] = 64;
+        src.CopyTo(ip[8..]);
+        dst.CopyTo(ip[24..]);
+        var tcp = ip[40..];
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], 1000);
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x19;
+        payload.CopyTo(tcp[20..]);
+        Assert.True(a.Transmit(f, new FrameOffload(true, 54, 16, SegmentationKind.TcpV6, 1220, 74)));
+        var frames = TestFrames.Drain(b);
+        Assert.Equal(3, frames.Count);
+        for (int i = 0; i < 3; i++)
+        {
+            var seg = frames[i].Frame.AsSpan(14);
+            int len = i < 2 ? 1220 : 3000 - 2440;
+            Assert.Equal(20 + len, BinaryPrimitives.ReadUInt16BigEndian(seg[4..]));
+            Assert.Equal(1000u + (uint)(i * 1220), BinaryPrimitives.ReadUInt32BigEndian(seg[44..]));
+            Assert.Equal(i == 2 ? 0x19 : 0x10, seg[53]);
+            ulong pseudo = 0;
+            for (int j = 8; j < 40; j += 2)
+            {
+                pseudo += BinaryPrimitives.ReadUInt16BigEndian(seg[j..]);
+            }
+
+            pseudo += EtherTypes.Tcp + (ulong)(20 + len);
+            Assert.Equal(0, TestFrames.Checksum(seg[40..], pseudo));
+            Assert.Equal(payload.AsSpan(i * 1220, len).ToArray(), seg[60..].ToArray());
+        }
     }
 
     [Fact]
