@@ -4,7 +4,7 @@ using Backup.TestSupport;
 namespace Backup.Benchmarks;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int Rounds = 100, int ChunkSize = 4096)
+public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB, string? Backup, double SizeGib = 2, int Versions = 4, string? Work = null, int Rounds = 100, int ChunkSize = 4096, int SizeMib = 16)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -17,6 +17,7 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
         string? work = null;
         int rounds = 100;
         var chunkSize = 4096;
+        int sizeMib = 16;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -30,11 +31,12 @@ public sealed record BenchmarkOptions(string? Kernel, int Runs, ulong MemoryMiB,
                 case "--work": work = args[++i]; break;
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--chunk-size": chunkSize = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--size-mib": sizeMib = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work, rounds, chunkSize);
+        return new BenchmarkOptions(kernel, runs, memory, backup, sizeGib, versions, work, rounds, chunkSize, sizeMib);
     }
 
     public string KernelPath => Kernel ?? GuestImage.KernelPath;

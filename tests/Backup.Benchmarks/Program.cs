@@ -11,6 +11,7 @@ using Backup.Benchmarks;
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- gc [--size-gib 3] [--chunk-size 4096] [--work DIR] [--backup PATH]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- fp [--runs N]
 //        dotnet run -c Release --project tests/Backup.Benchmarks -- debian-stock [--runs N]   (after appliance/guest/debian-stock/build)
+//        dotnet run -c Release --project tests/Backup.Benchmarks -- network [--runs N] [--size-mib 16]   (after appliance/guest/debian-stock/build)
 string scenario = args.Length > 0 ? args[0] : "boot";
 var options = BenchmarkOptions.Parse(args.Skip(1).ToArray());
 switch (scenario)
@@ -33,7 +34,9 @@ switch (scenario)
         return FloatBenchmark.Run(options);
     case "debian-stock":
         return DebianStockBootBenchmark.Run(options);
+    case "network":
+        return NetworkBenchmark.Run(options);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto, debian-stock)");
+        Console.Error.WriteLine($"unknown benchmark '{scenario}' (known: boot, cpu, fpload, fp, checkpoint, repo, gc, rto, debian-stock, network)");
         return 2;
 }

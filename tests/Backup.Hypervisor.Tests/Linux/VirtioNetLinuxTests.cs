@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Backup.Hypervisor.Machine;
 using Backup.Hypervisor.Snapshots;
 using Backup.Network.Ethernet;
@@ -15,7 +13,7 @@ namespace Backup.Hypervisor.Tests.Linux;
 /// finish every frame) — and networking that carries on after a guest is checkpointed, stopped and resumed.
 /// </summary>
 [Collection(SoloGroup.Name)]
-public sealed partial class VirtioNetLinuxTests(ITestOutputHelper output)
+public sealed class VirtioNetLinuxTests(ITestOutputHelper output)
 {
     private static readonly MacAddress MacA = MacAddress.Parse("52:54:00:00:0a:01");
     private static readonly MacAddress MacB = MacAddress.Parse("52:54:00:00:0a:02");
@@ -103,32 +101,40 @@ public sealed partial class VirtioNetLinuxTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>
-    /// Sends <paramref name="mebibytes"/> MiB of random data from <paramref name="sender"/> to a busybox nc listening on
-    /// <paramref name="receiver"/> and compares SHA-256 on both ends. Returns the seconds from the send command to the
-    /// receiver's checksum (connection set-up included) and the size.
-    /// </summary>
-    private static (double Seconds, int Mebibytes) Transfer(NetworkedGuest sender, NetworkedGuest receiver, string receiverAddress, int mebibytes)
+    [Fact]
+    public void A_guest_gets_its_address_by_dhcp_from_the_other_and_fetches_its_web_page()
     {
-        string made = sender.Run($"head -c {mebibytes << 20} /dev/urandom > /tmp/tx && sha256sum /tmp/tx", Command);
-        string sent = Sha256Line().Match(made) is { Success: true } m ? m.Groups[1].Value : throw new Xunit.Sdk.XunitException($"no checksum in:\n{made}");
+        var stock = DebianStockGuest.Locate();
+        using var pair = new InMemoryLinkPair();
+        using var a = NetworkedGuest.Boot("A", NetworkedGuest.Config(stock, "10.0.0.1/24", new VmNic(MacA, pair.A), "net.httpd=1"));
+        AssertConsole(a, "debian-stock: httpd on port 80");
+        a.Run("printf 'start 10.0.0.100\\nend 10.0.0.120\\ninterface eth0\\noption subnet 255.255.255.0\\noption router 10.0.0.1\\n" +
+            "option dns 10.0.0.53\\nlease_file /tmp/leases\\n' > /tmp/udhcpd.conf && touch /tmp/leases && udhcpd /tmp/udhcpd.conf", Command);
 
-        receiver.Start("nc -l -p 5000 | sha256sum");
-        var stopwatch = Stopwatch.StartNew();
-        sender.Run($"for i in 1 2 3 4 5 6 7 8 9 10; do nc {receiverAddress} 5000 < /tmp/tx && break; sleep 1; done", TimeSpan.FromMinutes(10));
-        var (status, received) = receiver.Finish(TimeSpan.FromMinutes(10));
-        double seconds = stopwatch.Elapsed.TotalSeconds;
-        Assert.Equal(0, status);
-        Assert.Contains(sent, received, StringComparison.Ordinal);
-        return (seconds, mebibytes);
+        using var b = NetworkedGuest.Boot("B", NetworkedGuest.Config(stock, "dhcp", new VmNic(MacB, pair.B)));
+        // udhcpd picks the address within its range from the client's MAC.
+        var lease = System.Text.RegularExpressions.Regex.Match(b.ConsoleText, @"debian-stock: dhcp eth0 (10\.0\.0\.1[01][0-9]|10\.0\.0\.120)/24 router 10\.0\.0\.1 dns 10\.0\.0\.53");
+        Assert.True(lease.Success, $"B applied no lease from A:\n{b.ConsoleText[^Math.Min(3000, b.ConsoleText.Length)..]}");
+        AssertConsole(b, $"debian-stock: net eth0 52:54:00:00:0a:02 {lease.Groups[1].Value}/24");
+        Assert.Contains("default via 10.0.0.1 dev eth0", b.Run("ip route", Command), StringComparison.Ordinal);
+        Assert.Contains("nameserver 10.0.0.53", b.Run("cat /etc/resolv.conf", Command), StringComparison.Ordinal);
+        Assert.Contains("served by the stock Debian guest", b.Run("wget -q -O - http://10.0.0.1/", Command), StringComparison.Ordinal);
+        a.Start("poweroff -f");
+        b.Start("poweroff -f");
     }
 
-    private static (int Status, string Output) RunStatus(NetworkedGuest guest, string command)
+    private static void AssertConsole(ConsoleDrivenGuest guest, string line)
+    {
+        string text = guest.ConsoleText;
+        Assert.True(text.Contains(line, StringComparison.Ordinal), $"{guest.Name}: no '{line}' on the console\n--- console (end) ---\n{(text.Length > 3000 ? text[^3000..] : text)}");
+    }
+
+    private static (double Seconds, int Mebibytes) Transfer(ConsoleDrivenGuest sender, ConsoleDrivenGuest receiver, string address, int mebibytes) =>
+        (ConsoleDrivenGuest.SendOverTcp(sender, receiver, address, mebibytes, Command), mebibytes);
+
+    private static (int Status, string Output) RunStatus(ConsoleDrivenGuest guest, string command)
     {
         guest.Start(command);
         return guest.Finish(Command);
     }
-
-    [GeneratedRegex(@"\b([0-9a-f]{64})\s+/tmp/tx")]
-    private static partial Regex Sha256Line();
 }

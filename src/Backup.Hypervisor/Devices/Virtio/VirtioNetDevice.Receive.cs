@@ -36,11 +36,21 @@ public sealed partial class VirtioNetDevice
 
     private bool Mergeable => (_features & VirtioNetFeatures.MergeableReceiveBuffers) != 0;
 
+    /// <summary>Most frames one receive pass takes off the link; the rest wait for the next poll (another VM flooding
+    /// this one with frames it drops cannot keep the VM thread in the device).</summary>
+    public const int FramesPerReceivePass = 2 * QueueSize;
+
     private void Receive(Virtqueue queue)
     {
-        // Bounded: every pass either delivers or drops one queued frame (the link's queue is bounded) or stops.
-        while (true)
+        // Every pass delivers or drops one queued frame, or stops; at most FramesPerReceivePass of them.
+        for (int pass = 0; ; pass++)
         {
+            if (pass == FramesPerReceivePass)
+            {
+                _receiveSignalled = true; // more may wait: the poller comes back after the next quantum
+                return;
+            }
+
             int length = _link.PeekLength();
             if (length <= 0)
             {
@@ -108,6 +118,7 @@ public sealed partial class VirtioNetDevice
 
             string? problem = chain.Defect
                 ?? (chain.ReadableLength != 0 ? "device-readable buffers in a receive chain" : null)
+                ?? (chain.WritableLength == 0 ? "no device-writable bytes in a receive chain" : null)
                 ?? (_receiveChains.Count == 0 && chain.WritableLength < VirtioNetHeader.Size ? $"{chain.WritableLength} bytes, no room for the {VirtioNetHeader.Size}-byte header" : null);
             if (problem is not null)
             {
@@ -119,12 +130,13 @@ public sealed partial class VirtioNetDevice
 
             _receiveChains.Add(chain);
             capacity += chain.WritableLength;
-            if (capacity < needed && !Mergeable)
+            if (capacity < needed && (!Mergeable || _receiveChains.Count >= queue.Size))
             {
-                // One chain per frame without MRG_RXBUF: the frame cannot fit what this driver posts. Give the chain back.
-                queue.Unpop(1);
+                // Without MRG_RXBUF one chain per frame; with it, a whole ring of buffers: the frame cannot fit what this
+                // driver posts, now or ever. Give the chains back and drop the frame.
+                queue.Unpop(_receiveChains.Count);
                 _receiveChains.Clear();
-                ReportDrop(queue, $"receive at head {chain.HeadIndex}: {chain.WritableLength} bytes posted for a {needed}-byte frame; frame dropped");
+                ReportDrop(queue, $"receive at head {chain.HeadIndex}: {capacity} bytes posted for a {needed}-byte frame; frame dropped");
                 return Gathered.TooSmall;
             }
         }

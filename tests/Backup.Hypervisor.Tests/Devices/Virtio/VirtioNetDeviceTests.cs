@@ -72,6 +72,22 @@ public sealed class VirtioNetDeviceTests : IDisposable
     }
 
     [Fact]
+    public void A_tso6_super_frame_passes_through_with_its_header_length_from_the_tcp_header()
+    {
+        _bench.Start(Mac | Status | Offloads);
+        _bench.Pair.B.AcceptedOffloads = OffloadCapabilities.Checksum | OffloadCapabilities.TcpV6Segmentation;
+        var frame = VirtioNetTestBench.Frame(30_000, etherType: 0x86DD);
+        frame[14] = 0x60;
+        frame[20] = 6; // next header TCP; the TCP header follows the 40-byte IPv6 header, at 54
+        frame[54 + 12] = 5 << 4;
+        _bench.Send(new VirtioNetHeader(VirtioNetHeader.NeedsChecksumFlag, VirtioNetHeader.GsoTcpV6, 0, 1428, 54, 16, 0), frame);
+
+        var sent = _bench.ToNetwork();
+        Assert.NotNull(sent);
+        Assert.Equal(new FrameOffload(true, 54, 16, SegmentationKind.TcpV6, 1428, 74), sent.Value.Offload);
+    }
+
+    [Fact]
     public void A_partial_checksum_frame_carries_its_checksum_offload()
     {
         _bench.Start(Mac | Status | Checksum | GuestChecksum);
@@ -164,6 +180,26 @@ public sealed class VirtioNetDeviceTests : IDisposable
         Assert.Equal(VirtioNetTestBench.Frame(60), _bench.Span(buffer + 12, 60).ToArray());
         Assert.Equal(1, _bench.Nic.ReceiveDroppedTooLarge);
         Assert.Equal(1, _bench.Nic.FramesReceived);
+    }
+
+    [Fact]
+    public void With_mergeable_buffers_a_frame_larger_than_a_whole_ring_of_buffers_is_dropped_not_waited_for()
+    {
+        _bench.Start(Mac | Status | Offloads | MergeableReceiveBuffers);
+        var frame = VirtioNetTestBench.TcpFrame(4000);
+        Assert.True(_bench.FromNetwork(frame, new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1448, 66)));
+        for (int i = 0; i < VirtioNetTestBench.QueueSize - 1; i++)
+        {
+            _bench.PostReceive(100, notify: false);
+        }
+
+        _bench.PostReceive(100); // a full ring holds 1600 bytes: the 4012 needed will never come
+        Assert.Equal(1, _bench.Nic.ReceiveDroppedTooLarge);
+        Assert.Equal(0, _bench.UsedIndex(0));
+        Assert.True(_bench.FromNetwork(VirtioNetTestBench.Frame(150)));
+        _bench.Poll();
+        Assert.Equal(2, _bench.UsedIndex(0)); // the buffers were given back and now carry the next frame
+        Assert.Equal([100u, 62u], new[] { _bench.UsedElement(0, 0).Length, _bench.UsedElement(0, 1).Length });
     }
 
     [Fact]

@@ -132,6 +132,28 @@ public sealed class VirtioNetHostileGuestTests : IDisposable
     }
 
     [Fact]
+    public void A_flood_of_frames_the_guest_cannot_take_is_worked_off_a_bounded_number_per_pass()
+    {
+        using var bench = new VirtioNetTestBench(linkQueueFrames: 4096);
+        bench.Pair.A.ForcedOffloads = OffloadCapabilities.Checksum; // the network hands over what the guest never negotiated
+        bench.Start(Mac | Status);
+        bench.PostReceive(1526);
+        // More frames than one pass takes: each is dropped, none delivered, and the pass stops at its budget.
+        const int sent = VirtioNetDevice.FramesPerReceivePass + 20;
+        for (int i = 0; i < sent; i++)
+        {
+            Assert.True(bench.FromNetwork(VirtioNetTestBench.TcpFrame(100), new FrameOffload(true, 34, 16, SegmentationKind.None, 0, 0)));
+        }
+
+        bench.Poll();
+        Assert.Equal(VirtioNetDevice.FramesPerReceivePass, bench.Nic.ReceiveDroppedNotNegotiated);
+        Assert.Equal(20, bench.Pair.A.QueuedFrames);
+        bench.Poll(); // the device asked to be polled again
+        Assert.Equal(sent, bench.Nic.ReceiveDroppedNotNegotiated);
+        Assert.Equal(0, bench.UsedIndex(0));
+    }
+
+    [Fact]
     public void Error_reports_are_rate_limited_while_every_drop_is_counted()
     {
         for (int i = 0; i < 200; i++)

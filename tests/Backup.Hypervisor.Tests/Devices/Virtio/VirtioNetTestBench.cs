@@ -24,8 +24,9 @@ public sealed class VirtioNetTestBench : IDisposable
     private readonly ushort[] _nextDescriptor = new ushort[2];
     private ulong _bump = RamBase + 0x10000;
 
-    public VirtioNetTestBench(ulong offered = VirtioNetFeatures.Offered)
+    public VirtioNetTestBench(ulong offered = VirtioNetFeatures.Offered, int linkQueueFrames = 64)
     {
+        Pair = new InMemoryLinkPair(queueFrames: linkQueueFrames);
         Nic = new VirtioNetDevice(NicMac, Pair.A, "virtio-net0", () => Interlocked.Increment(ref _wakes), offered);
         Transport = new VirtioMmioTransport(0x1000_C000, Ram, Nic, Line, Errors.Add, "virtio-net0");
     }
@@ -34,7 +35,7 @@ public sealed class VirtioNetTestBench : IDisposable
 
     public GuestRam Ram { get; } = new(RamBase, 4 << 20);
 
-    public InMemoryLinkPair Pair { get; } = new(queueFrames: 64);
+    public InMemoryLinkPair Pair { get; }
 
     public VirtioNetDevice Nic { get; }
 
