@@ -15,7 +15,7 @@ public sealed class QemuNetworkedGuest : ConsoleDrivenGuest
     private readonly Lock _lock = new();
     private readonly Task _pump;
 
-    private QemuNetworkedGuest(string name, DebianStockGuest guest, string address, string mac, string socket)
+    private QemuNetworkedGuest(string name, DebianStockGuest guest, string address, string mac, string netdev)
         : base(name)
     {
         var info = new ProcessStartInfo("qemu-system-riscv64")
@@ -29,8 +29,8 @@ public sealed class QemuNetworkedGuest : ConsoleDrivenGuest
         {
             "-M", "virt", "-m", "256M", "-smp", "1", "-nographic", "-no-reboot",
             "-kernel", guest.KernelPath, "-initrd", guest.InitrdPath,
-            "-append", $"console=ttyS0 net.ip={address} net.shell=1",
-            "-netdev", $"socket,id=n0,{socket}", "-device", $"virtio-net-device,netdev=n0,mac={mac}",
+            "-append", $"console=ttyS0 {(address == "dhcp" ? "net.dhcp=1" : $"net.ip={address}")} net.shell=1",
+            "-netdev", $"{netdev},id=n0", "-device", $"virtio-net-device,netdev=n0,mac={mac}",
         })
         {
             info.ArgumentList.Add(a);
@@ -65,7 +65,18 @@ public sealed class QemuNetworkedGuest : ConsoleDrivenGuest
     /// <summary>Boots a guest whose NIC listens on (<paramref name="listen"/>) or connects to 127.0.0.1:<paramref name="port"/>.</summary>
     public static QemuNetworkedGuest Boot(string name, DebianStockGuest guest, string address, string mac, int port, bool listen)
     {
-        var qemu = new QemuNetworkedGuest(name, guest, address, mac, $"{(listen ? "listen" : "connect")}=127.0.0.1:{port}");
+        var qemu = new QemuNetworkedGuest(name, guest, address, mac, $"socket,{(listen ? "listen" : "connect")}=127.0.0.1:{port}");
+        qemu.WaitFor("debian-stock: shell", TimeSpan.FromMinutes(3));
+        return qemu;
+    }
+
+    /// <summary>
+    /// Boots a guest on QEMU's user-mode network (<c>-netdev user</c>, slirp: the guest takes 10.0.2.15 by DHCP) with
+    /// host loopback <paramref name="hostPort"/> forwarded to its <paramref name="guestPort"/> (hostfwd).
+    /// </summary>
+    public static QemuNetworkedGuest BootUserNetwork(string name, DebianStockGuest guest, string mac, int hostPort, int guestPort)
+    {
+        var qemu = new QemuNetworkedGuest(name, guest, "dhcp", mac, $"user,hostfwd=tcp:127.0.0.1:{hostPort}-:{guestPort}");
         qemu.WaitFor("debian-stock: shell", TimeSpan.FromMinutes(3));
         return qemu;
     }
