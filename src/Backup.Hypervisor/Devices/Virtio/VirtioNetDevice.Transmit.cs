@@ -10,12 +10,16 @@ public sealed partial class VirtioNetDevice
     private long _transmitMalformed;
     private long _transmitOversized;
     private long _transmitRefused;
+    private long _superFramesTransmitted;
 
     /// <summary>Frames the guest sent that the link accepted.</summary>
     public long FramesTransmitted => Volatile.Read(ref _framesTransmitted);
 
     /// <summary>Bytes (Ethernet frames, without the virtio header) of <see cref="FramesTransmitted"/>.</summary>
     public long BytesTransmitted => Volatile.Read(ref _bytesTransmitted);
+
+    /// <summary>Of <see cref="FramesTransmitted"/>, the TCP super-frames (segmentation left to the network or the receiver).</summary>
+    public long SuperFramesTransmitted => Volatile.Read(ref _superFramesTransmitted);
 
     /// <summary>Transmit chains dropped as malformed (no header, bad descriptors, offload fields that do not fit, offloads not negotiated).</summary>
     public long TransmitDroppedMalformed => Volatile.Read(ref _transmitMalformed);
@@ -187,5 +191,9 @@ public sealed partial class VirtioNetDevice
 
         _framesTransmitted++;
         _bytesTransmitted += length;
+        if (offload.Segmentation != SegmentationKind.None)
+        {
+            _superFramesTransmitted++;
+        }
     }
 }

@@ -68,6 +68,7 @@ public sealed class VirtioNetDeviceTests : IDisposable
         Assert.NotNull(sent);
         Assert.Equal(frame, sent.Value.Frame);
         Assert.Equal(new FrameOffload(true, 34, 16, SegmentationKind.TcpV4, 1448, 66), sent.Value.Offload);
+        Assert.Equal(1, _bench.Nic.SuperFramesTransmitted);
         Assert.Empty(_bench.Errors);
     }
 
