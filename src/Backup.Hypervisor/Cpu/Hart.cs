@@ -133,13 +133,20 @@ public sealed unsafe partial class Hart : IInterruptTarget
 
     /// <summary>
     /// Configures the M-mode state the host firmware provides before entering S-mode: all delegable traps and
-    /// S interrupts go to S, counters are readable, Sstc is enabled.
+    /// S interrupts go to S, counters are readable, Sstc is enabled, and U-mode may read <c>time</c>.
     /// </summary>
+    /// <remarks>
+    /// Linux enables U-mode <c>rdtime</c> (scounteren.TM, which glibc's vDSO clock_gettime needs) only in its SBI
+    /// PMU driver; the host SBI has no PMU extension, so without this every user-space clock_gettime of a Debian
+    /// system died with SIGILL on <c>csrr a5, time</c>. scounteren's reset value is unspecified; TM alone is what
+    /// Linux 6.12's PMU driver sets.
+    /// </remarks>
     public void ConfigureHostFirmware()
     {
         _medeleg = 0xB3FF & ~(1UL << (int)TrapCause.EnvironmentCallFromS);
         _mideleg = InterruptBits.SSIP | InterruptBits.STIP | InterruptBits.SEIP;
         _mcounteren = 0xFFFF_FFFF;
+        _scounteren = 1UL << (Csr.Time - Csr.Cycle);
         _menvcfg = MenvcfgStce;
         _mie = 0;
     }
