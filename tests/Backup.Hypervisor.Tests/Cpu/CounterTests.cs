@@ -208,4 +208,28 @@ public class CounterTests
         Assert.Equal([TrapCause.IllegalInstruction, TrapCause.IllegalInstruction], m.MTraps.Select(t => t.Cause));
         Assert.Equal(ulong.MaxValue, m.X("s0"));
     }
+
+    [Theory]
+    [MemberData(nameof(ExecutionModes.Both), MemberType = typeof(ExecutionModes))]
+    public void Host_firmware_lets_user_mode_read_time(ExecutionMode mode)
+    {
+        using var executionMode = RiscvTestMachine.UseMode(mode);
+        // Linux sets scounteren.TM only in its SBI PMU driver, which the host SBI does not serve: glibc's vDSO
+        // clock_gettime (rdtime in U-mode) must work anyway, as under OpenSBI.
+        using var m = new RiscvTestMachine("""
+            _start:
+                csrr s0, scounteren
+                la t0, 1f
+                csrw sepc, t0
+                li t0, 0x100
+                csrc sstatus, t0        # SPP = U
+                sret
+            1:  rdtime s1
+                li s2, 1
+                HALT
+            """, firmware: new NoFirmwareCalls(), withPrelude: false);
+        m.Run();
+        Assert.Equal(2UL, m.X("s0"));
+        Assert.Equal(1UL, m.X("s2"));
+    }
 }
