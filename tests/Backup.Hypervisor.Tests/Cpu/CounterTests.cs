@@ -214,8 +214,8 @@ public class CounterTests
     public void Host_firmware_lets_user_mode_read_time(ExecutionMode mode)
     {
         using var executionMode = RiscvTestMachine.UseMode(mode);
-        // Linux sets scounteren.TM only in its SBI PMU driver, which the host SBI does not serve: glibc's vDSO
-        // clock_gettime (rdtime in U-mode) must work anyway, as under OpenSBI.
+        // Linux sets scounteren only in its SBI PMU driver, which the host SBI does not serve: glibc's vDSO
+        // clock_gettime (rdtime in U-mode) must work anyway. The host firmware starts it at CY|TM|IR, as OpenSBI does.
         using var m = new RiscvTestMachine("""
             _start:
                 csrr s0, scounteren
@@ -225,11 +225,13 @@ public class CounterTests
                 csrc sstatus, t0        # SPP = U
                 sret
             1:  rdtime s1
+                rdcycle s3
+                rdinstret s4
                 li s2, 1
                 HALT
             """, firmware: new NoFirmwareCalls(), withPrelude: false);
         m.Run();
-        Assert.Equal(2UL, m.X("s0"));
+        Assert.Equal(7UL, m.X("s0"));
         Assert.Equal(1UL, m.X("s2"));
     }
 }
