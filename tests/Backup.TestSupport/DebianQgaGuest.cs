@@ -27,31 +27,10 @@ public sealed record DebianQgaGuest(string Directory)
     /// <exception cref="FileNotFoundException">$BACKUP_DEBIAN_QGA_DIR names a folder without the guest's files.</exception>
     public static DebianQgaGuest? TryLocate(out string why)
     {
-        string? fromEnv = Environment.GetEnvironmentVariable("BACKUP_DEBIAN_QGA_DIR");
-        if (!string.IsNullOrEmpty(fromEnv))
-        {
-            var given = new DebianQgaGuest(fromEnv);
-            why = string.Empty;
-            return given.IsComplete ? given
-                : throw new FileNotFoundException($"BACKUP_DEBIAN_QGA_DIR '{fromEnv}' holds no Image, initrd.img and manifest");
-        }
-
-        string cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        string root = Path.Combine(cache, "backup-appliance", "debian-qga");
-        var newest = System.IO.Directory.Exists(root)
-            ? System.IO.Directory.EnumerateDirectories(root)
-                .Select(d => new DebianQgaGuest(d))
-                .Where(g => g.IsComplete)
-                .OrderByDescending(g => File.GetLastWriteTimeUtc(g.ManifestPath))
-                .FirstOrDefault()
-            : null;
-        why = newest is null
+        string? folder = CachedGuestFolder.Find("BACKUP_DEBIAN_QGA_DIR", "debian-qga", out string root);
+        why = folder is null
             ? $"BACKUP_DEBIAN_QGA_DIR is unset and nothing is built in {root}: run appliance/guest/debian-qga/build (appliance/test does it)"
             : string.Empty;
-        return newest;
+        return folder is null ? null : new DebianQgaGuest(folder);
     }
-
-    private bool IsComplete => File.Exists(KernelPath) && File.Exists(InitrdPath) && File.Exists(ManifestPath);
 }

@@ -23,30 +23,9 @@ public sealed record DebianStockGuest(string Directory)
 
     public string ManifestPath => Path.Combine(Directory, "manifest");
 
-    public static DebianStockGuest Locate()
-    {
-        string? fromEnv = Environment.GetEnvironmentVariable("BACKUP_DEBIAN_STOCK_DIR");
-        if (!string.IsNullOrEmpty(fromEnv))
-        {
-            var given = new DebianStockGuest(fromEnv);
-            return given.IsComplete ? given
-                : throw new FileNotFoundException($"BACKUP_DEBIAN_STOCK_DIR '{fromEnv}' holds no Image, initrd.img and manifest");
-        }
-
-        string cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        string root = Path.Combine(cache, "backup-appliance", "debian-stock");
-        var newest = System.IO.Directory.Exists(root)
-            ? System.IO.Directory.EnumerateDirectories(root)
-                .Select(d => new DebianStockGuest(d))
-                .Where(g => g.IsComplete)
-                .OrderByDescending(g => File.GetLastWriteTimeUtc(g.ManifestPath))
-                .FirstOrDefault()
-            : null;
-        return newest ?? throw new FileNotFoundException(
-            $"the stock Debian guest is not built (nothing in {root}): run appliance/guest/debian-stock/build (appliance/test does it)");
-    }
-
-    private bool IsComplete => File.Exists(KernelPath) && File.Exists(InitrdPath) && File.Exists(ManifestPath);
+    public static DebianStockGuest Locate() =>
+        CachedGuestFolder.Find("BACKUP_DEBIAN_STOCK_DIR", "debian-stock", out string root) is { } folder
+            ? new DebianStockGuest(folder)
+            : throw new FileNotFoundException(
+                $"the stock Debian guest is not built (nothing in {root}): run appliance/guest/debian-stock/build (appliance/test does it)");
 }
